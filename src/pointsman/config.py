@@ -1,0 +1,247 @@
+"""Typed configuration: YAML → validated structs, with errors that name the path and the fix.
+
+Shape::
+
+    server: {master_key: env:POINTSMAN_MASTER_KEY}
+    providers:
+      sim: {protocol: openai, base_url: "http://127.0.0.1:9100/v1", api_key: env:SIM_KEY}
+    models:            # aliases clients send as "model"
+      fast:  [{provider: sim, model: sim-small}]
+      smart: {deployments: [{provider: sim, model: sim-large, weight: 1}]}
+
+Secrets are only ever given by reference (``env:NAME``) and are resolved when the config loads,
+so a missing variable is a load error, not a failure on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+import yaml
+from msgspec import Meta, Struct
+
+PROTOCOLS = ("openai",)  # extended as provider modules register; see providers/registry.py
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+PositiveFloat = Annotated[float, Meta(gt=0)]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid. ``problems`` holds one line per error, each naming a path."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))
+
+
+class Secret(str):
+    """A resolved secret: behaves as a ``str`` but never shows its value in reprs or logs."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+class ServerConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 4000
+    auth: Literal["key", "none"] = "key"
+    master_key: str | None = None
+    max_body_bytes: Annotated[int, Meta(ge=1024)] = DEFAULT_MAX_BODY_BYTES
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
+
+
+class Timeouts(Struct, forbid_unknown_fields=True, omit_defaults=True, frozen=True):
+    connect: PositiveFloat = 5.0
+    read: PositiveFloat = 600.0  # between bytes; a reasoning model may think for minutes
+
+
+class ProviderConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    protocol: str
+    base_url: str
+    api_key: str | None = None
+    headers: dict[str, str] = {}
+    timeouts: Timeouts = Timeouts()
+    max_connections: Annotated[int, Meta(ge=1)] = 1000
+    stream_usage: bool = True  # ask upstreams for a usage chunk when streaming
+    options: dict[str, Any] = {}  # protocol-specific settings (e.g. an API version)
+
+
+class DeploymentConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    provider: str
+    model: str
+    weight: Annotated[float, Meta(ge=0)] = 1.0
+
+
+class AliasConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    deployments: Annotated[list[DeploymentConfig], Meta(min_length=1)]
+    description: str | None = None
+
+
+class Config(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    providers: dict[str, ProviderConfig]
+    models: dict[str, list[DeploymentConfig] | AliasConfig]
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+
+    def aliases(self) -> dict[str, AliasConfig]:
+        """Every alias in its long form."""
+        return {
+            name: spec if isinstance(spec, AliasConfig) else AliasConfig(deployments=spec)
+            for name, spec in self.models.items()
+        }
+
+
+_PATH = re.compile(r" - at `\$(.*)`$")
+T = TypeVar("T")
+
+
+def _explain(error: msgspec.ValidationError, prefix: str) -> str:
+    text = str(error)
+    match = _PATH.search(text)
+    suffix = match.group(1) if match else ""
+    path = (prefix + suffix).lstrip(".") or "(top level)"
+    detail = _PATH.sub("", text)
+    if detail.startswith("Object contains unknown field"):
+        field = detail.split("`")[1]
+        return f"{path}.{field}: unknown setting '{field}'; remove it or check its spelling"
+    if detail.startswith("Object missing required field"):
+        field = detail.split("`")[1]
+        where = f"{path}.{field}" if path != "(top level)" else field
+        return f"{where}: required setting is missing; add it"
+    return f"{path}: {detail[0].lower()}{detail[1:]}"
+
+
+def _convert(value: Any, kind: Any, path: str, problems: list[str]) -> Any:
+    """``msgspec.convert`` one entry, recording a path-named problem instead of raising."""
+    try:
+        return msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError as error:
+        problems.append(_explain(error, path))
+        return None
+
+
+def _structure(data: dict[str, Any]) -> tuple[Config | None, list[str]]:
+    """Type-check section by section so that each problem has its exact path and all are found."""
+    problems: list[str] = []
+    unknown = set(data) - set(Config.__struct_fields__)
+    problems += [f"{k}: unknown section '{k}'; known: providers, models, server" for k in unknown]
+    server = _convert(data.get("server") or {}, ServerConfig, "server", problems)
+    providers: dict[str, ProviderConfig] = {}
+    raw_providers = _convert(data.get("providers"), dict[str, dict[str, Any]], "providers", problems)
+    for name, spec in (raw_providers or {}).items():
+        providers[name] = _convert(spec, ProviderConfig, f"providers.{name}", problems)
+    models: dict[str, list[DeploymentConfig] | AliasConfig] = {}
+    raw_models = _convert(data.get("models"), dict[str, Any], "models", problems)
+    for alias, spec in (raw_models or {}).items():
+        models[alias] = _convert(spec, list[DeploymentConfig] | AliasConfig, f"models.{alias}", problems)
+    if problems:
+        return None, problems
+    return Config(providers=providers, models=models, server=server), []
+
+
+def _resolve_secret(
+    value: str | None, path: str, problems: list[str], env: Mapping[str, str]
+) -> Secret | None:
+    if value is None:
+        return None
+    if not value.startswith("env:"):
+        problems.append(
+            f"{path}: secrets are given by reference only; write 'env:NAME' and export NAME"
+        )
+        return None
+    name = value[4:]
+    if name not in env:
+        problems.append(f"{path}: environment variable {name} is not set; export it")
+        return None
+    return Secret(env[name])
+
+
+def _check(config: Config, env: Mapping[str, str], protocols: tuple[str, ...]) -> list[str]:
+    problems: list[str] = []
+    server = config.server
+    if server.auth == "key":
+        if server.master_key is None:
+            problems.append(
+                "server.master_key: required when server.auth is 'key'; set it to "
+                "'env:POINTSMAN_MASTER_KEY', or set server.auth: none for local use only"
+            )
+        else:
+            resolved = _resolve_secret(server.master_key, "server.master_key", problems, env)
+            server.master_key = resolved
+    for name, provider in config.providers.items():
+        path = f"providers.{name}"
+        if provider.protocol not in protocols:
+            problems.append(
+                f"{path}.protocol: unknown protocol '{provider.protocol}'; "
+                f"known: {', '.join(protocols)}"
+            )
+        url = urlsplit(provider.base_url)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            problems.append(
+                f"{path}.base_url: '{provider.base_url}' is not an http(s) URL; "
+                "write e.g. http://127.0.0.1:9100/v1"
+            )
+        provider.api_key = _resolve_secret(provider.api_key, f"{path}.api_key", problems, env)
+    if not config.models:
+        problems.append(
+            "models: no aliases defined; add at least one, e.g. fast: [{provider: ..., model: ...}]"
+        )
+    known = ", ".join(config.providers) or "(none defined)"
+    for alias, spec in config.aliases().items():
+        for i, deployment in enumerate(spec.deployments):
+            where = f"models.{alias}" + (
+                f".deployments[{i}]" if isinstance(config.models[alias], AliasConfig) else f"[{i}]"
+            )
+            if deployment.provider not in config.providers:
+                problems.append(
+                    f"{where}.provider: unknown provider '{deployment.provider}'; known: {known}"
+                )
+        if sum(d.weight for d in spec.deployments) <= 0:
+            problems.append(f"models.{alias}: every weight is 0; give one deployment a weight > 0")
+    return problems
+
+
+def parse_config(
+    data: Any,
+    *,
+    source: str = "config",
+    env: Mapping[str, str] | None = None,
+    protocols: tuple[str, ...] | None = None,
+) -> Config:
+    """Validate already-parsed YAML/JSON data. Raises :class:`ConfigError` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): expected a mapping with providers: and models:"], source)
+    config, problems = _structure(data)
+    if config is None:
+        raise ConfigError(problems, source)
+    if protocols is None:
+        from pointsman.providers.registry import protocol_names
+
+        protocols = protocol_names()
+    problems = _check(config, os.environ if env is None else env, protocols)
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a YAML config file. Raises :class:`ConfigError`."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"(file): cannot read {source}: {error.strerror}"], source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError([f"(yaml) {where}: {problem}"], source) from None
+    return parse_config(data, source=source, env=env)

@@ -1,0 +1,1 @@
+"""Canonical types and the request pipeline: the layer every other layer imports."""

@@ -1,0 +1,90 @@
+"""One config snapshot made live: providers, route table and pipeline, with reload semantics.
+
+A :class:`Gateway` is immutable once started. A reload builds a new one, swaps it in atomically
+(:class:`Runtime`), and retires the old one: requests already running keep the snapshot they
+started with, and the old providers' connections close when the last of them has finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from pointsman.config import Config, ConfigError, load_config
+from pointsman.core.pipeline import Pipeline
+from pointsman.governance.auth import Authenticate
+from pointsman.providers.base import Provider
+from pointsman.providers.registry import build_provider
+from pointsman.reliability.dispatch import Dispatcher
+from pointsman.routing.table import Resolve, RouteTable
+
+log = logging.getLogger("pointsman")
+
+
+class Gateway:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.providers: dict[str, Provider] = {
+            name: build_provider(name, spec) for name, spec in config.providers.items()
+        }
+        self.routes = RouteTable.from_config(config, self.providers)
+        self.authenticate = Authenticate(config.server)
+        self.pipeline = Pipeline([self.authenticate, Resolve(self.routes)], Dispatcher())
+        self.inflight = 0
+        self.ready = False
+        self._retired = False
+        self._closing: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for provider in self.providers.values():
+            await provider.start()
+        self.ready = True
+
+    async def close(self) -> None:
+        self.ready = False
+        for provider in self.providers.values():
+            await provider.close()
+
+    def enter(self) -> None:
+        self.inflight += 1
+
+    def leave(self) -> None:
+        self.inflight -= 1
+        if self._retired and self.inflight == 0 and self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.close())
+
+    async def retire(self) -> None:
+        """Stop taking requests; close once the in-flight ones have finished."""
+        self._retired = True
+        if self.inflight == 0 and self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.close())
+        if self._closing is not None:
+            await self._closing
+
+
+class Runtime:
+    """Holds the live :class:`Gateway` and swaps it on reload."""
+
+    def __init__(self, config: Config, path: str | Path | None = None) -> None:
+        self.gateway = Gateway(config)
+        self.path = path
+        self.reloads = 0
+
+    async def reload(self) -> bool:
+        """Re-read the config file. Returns False (and keeps serving) when the new one is bad."""
+        if self.path is None:
+            log.warning("reload requested but the gateway was not started from a config file")
+            return False
+        try:
+            config = load_config(self.path)
+        except ConfigError as error:
+            log.error("config reload refused; still serving the previous config\n%s", error)
+            return False
+        fresh = Gateway(config)
+        await fresh.start()
+        old, self.gateway = self.gateway, fresh
+        self.reloads += 1
+        log.info("config reloaded from %s (%d aliases)", self.path, len(config.models))
+        asyncio.get_running_loop().create_task(old.retire())
+        return True

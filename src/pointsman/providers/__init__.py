@@ -1,0 +1,1 @@
+"""Outbound adapters, one module per upstream wire protocol, registered in ``registry.py``."""

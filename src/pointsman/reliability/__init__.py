@@ -1,0 +1,1 @@
+"""Keeping requests alive when providers fail: the attempt loop, breakers, health."""

@@ -1,0 +1,113 @@
+"""OpenAI wire format inbound: ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/models``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from pointsman.core.pipeline import RequestContext
+from pointsman.core.types import ChatRequest, EmbeddingRequest
+from pointsman.errors import PointsmanError
+from pointsman.gateway import Gateway, Runtime
+from pointsman.governance.auth import bearer_token
+from pointsman.providers.base import ChatResult, ChatStream, EmbeddingResult
+from pointsman.server.errors import openai_error_body, openai_error_response
+from pointsman.server.wire import parse_json, read_body, validate
+
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def request_id(request: Request) -> str:
+    return request.headers.get("x-request-id") or os.urandom(12).hex()
+
+
+class OpenAIRoutes:
+    """Endpoints bound to a :class:`Runtime`; each request uses the gateway live when it began."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def chat_completions(self, request: Request) -> Response:
+        gateway = self.runtime.gateway
+        rid = request_id(request)
+        gateway.enter()
+        try:
+            body = parse_json(await read_body(request, gateway.config.server.max_body_bytes))
+            chat = validate(body, ChatRequest)
+            ctx = RequestContext(rid, "chat", body, request.headers, chat=chat, alias=chat.model)
+            await gateway.pipeline.run(ctx)
+        except PointsmanError as error:
+            gateway.leave()
+            return openai_error_response(error, rid)
+        ctx.response_headers["x-request-id"] = rid
+        if ctx.stream is not None:
+            return StreamingResponse(
+                _sse(gateway, ctx, ctx.stream),
+                media_type="text/event-stream",
+                headers={**_SSE_HEADERS, **ctx.response_headers},
+            )
+        try:
+            result = ctx.result
+            assert isinstance(result, ChatResult)
+            await gateway.pipeline.complete(ctx)
+        finally:
+            gateway.leave()
+        return Response(result.body, media_type="application/json", headers=ctx.response_headers)
+
+    async def embeddings(self, request: Request) -> Response:
+        gateway = self.runtime.gateway
+        rid = request_id(request)
+        gateway.enter()
+        try:
+            body = parse_json(await read_body(request, gateway.config.server.max_body_bytes))
+            embedding = validate(body, EmbeddingRequest)
+            ctx = RequestContext(
+                rid, "embeddings", body, request.headers, embedding=embedding, alias=embedding.model
+            )
+            await gateway.pipeline.run(ctx)
+            result = ctx.result
+            assert isinstance(result, EmbeddingResult)
+            await gateway.pipeline.complete(ctx)
+        except PointsmanError as error:
+            return openai_error_response(error, rid)
+        finally:
+            gateway.leave()
+        ctx.response_headers["x-request-id"] = rid
+        return Response(result.body, media_type="application/json", headers=ctx.response_headers)
+
+    async def models(self, request: Request) -> Response:
+        gateway = self.runtime.gateway
+        try:
+            caller = gateway.authenticate.identify(bearer_token(request.headers))
+        except PointsmanError as error:
+            return openai_error_response(error)
+        data = [
+            {"id": alias, "object": "model", "created": 0, "owned_by": "pointsman"}
+            for alias in gateway.routes.aliases
+            if caller.may_use(alias)
+        ]
+        body = msgspec.json.encode({"object": "list", "data": data})
+        return Response(body, media_type="application/json")
+
+
+async def _sse(gateway: Gateway, ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
+    """SSE framing of canonical chunks. A failure after the first byte is reported as an error
+    event and the stream ends without ``[DONE]``: a client never mistakes it for a full answer."""
+    try:
+        async for payload in stream:
+            yield b"data: " + payload + b"\n\n"
+        ctx.usage = stream.usage
+        yield b"data: [DONE]\n\n"
+    except PointsmanError as error:
+        ctx.error = error
+        yield b"data: " + openai_error_body(error) + b"\n\n"
+    finally:
+        try:
+            await stream.aclose()
+            await gateway.pipeline.complete(ctx)
+        finally:
+            gateway.leave()
