@@ -1,0 +1,220 @@
+"""``pointsman demo``: a simulated upstream and the gateway, in-process, under a scripted workload.
+
+Everything runs on free loopback ports: the simulated provider (labelled simulated in every
+answer), the gateway built from an embedded config, and a client that is the official ``openai``
+SDK, exactly as an application would use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pointsman.app import create_app
+from pointsman.config import parse_config
+from pointsman.local import serve_app
+
+MASTER_KEY = "demo-master-key"
+# Illustrative prices (USD per million tokens) for the simulated models, small vs frontier class.
+DEMO_PRICES = {"sim-small": (0.15, 0.60), "sim-large": (2.50, 10.00), "sim-embed": (0.02, 0.0)}
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["city"],
+            },
+        },
+    }
+]
+QUESTIONS = [
+    "Summarise the benefits of unit tests in two sentences.",
+    "What is the capital of Australia?",
+    "Explain how a circuit breaker protects a service.",
+    "Write a haiku about railway points.",
+    "Compare TCP and UDP for a chat application.",
+    "List three ways to reduce LLM inference cost.",
+]
+
+
+def demo_config(sim_url: str) -> dict[str, Any]:
+    return {
+        "server": {"auth": "key", "master_key": "env:POINTSMAN_DEMO_KEY"},
+        "providers": {"sim": {"protocol": "openai", "base_url": f"{sim_url}/v1"}},
+        "models": {
+            "fast": [{"provider": "sim", "model": "sim-small"}],
+            "smart": [{"provider": "sim", "model": "sim-large"}],
+            "embed": [{"provider": "sim", "model": "sim-embed"}],
+        },
+    }
+
+
+@dataclass
+class Outcome:
+    kind: str
+    model: str = "-"
+    ok: bool = True
+    ttft: float | None = None
+    total: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    error: str = ""
+
+
+@dataclass
+class Tally:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def cost(self) -> float:
+        total = 0.0
+        for o in self.outcomes:
+            price_in, price_out = DEMO_PRICES.get(o.model, (0.0, 0.0))
+            total += (o.tokens_in * price_in + o.tokens_out * price_out) / 1e6
+        return total
+
+
+async def _one(client: Any, n: int) -> Outcome:
+    rng = random.Random(n)
+    alias = "smart" if rng.random() < 0.3 else "fast"
+    question = QUESTIONS[n % len(QUESTIONS)]
+    messages = [{"role": "user", "content": f"{question} (request {n})"}]
+    kind = ("chat", "stream", "stream", "tools", "json", "embed")[n % 6]
+    start = time.perf_counter()
+    outcome = Outcome(kind)
+    try:
+        if kind == "embed":
+            response = await client.embeddings.create(model="embed", input=question)
+            outcome.model, outcome.tokens_in = response.model, response.usage.prompt_tokens
+        elif kind == "stream":
+            stream = await client.chat.completions.create(
+                model=alias,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async for chunk in stream:
+                if outcome.ttft is None and chunk.choices and chunk.choices[0].delta.content:
+                    outcome.ttft = time.perf_counter() - start
+                if chunk.usage:
+                    outcome.tokens_in = chunk.usage.prompt_tokens
+                    outcome.tokens_out = chunk.usage.completion_tokens
+                outcome.model = chunk.model or outcome.model
+        else:
+            extra: dict[str, Any] = {}
+            if kind == "tools":
+                messages[0]["content"] = f"What is the weather in Paris? (request {n})"
+                extra = {"tools": TOOLS, "tool_choice": "auto"}
+            elif kind == "json":
+                extra = {"response_format": {"type": "json_object"}}
+            response = await client.chat.completions.create(model=alias, messages=messages, **extra)
+            outcome.model = response.model
+            outcome.tokens_in = response.usage.prompt_tokens
+            outcome.tokens_out = response.usage.completion_tokens
+            outcome.ttft = time.perf_counter() - start
+    except Exception as error:  # the demo reports failures; it must not stop on one
+        outcome.ok, outcome.error = False, f"{type(error).__name__}: {error}"
+    outcome.total = time.perf_counter() - start
+    return outcome
+
+
+async def _workload(base_url: str, requests: int, concurrency: int, console: Console) -> Tally:
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    tally = Tally()
+    gate = asyncio.Semaphore(concurrency)
+    columns = (
+        TextColumn("[bold]driving workload"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    )  # fmt: skip
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("requests", total=requests)
+
+        async def run(n: int) -> None:
+            async with gate:
+                tally.outcomes.append(await _one(client, n))
+                progress.advance(task)
+
+        await asyncio.gather(*(run(n) for n in range(requests)))
+    await client.close()
+    return tally
+
+
+def _ms(values: list[float], q: float) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f}"
+
+
+def summary(tally: Tally, elapsed: float) -> Table:
+    outcomes = tally.outcomes
+    ok = [o for o in outcomes if o.ok]
+    table = Table(title="Pointsman demo: summary (upstream is SIMULATED)", show_header=False)
+    table.add_column("metric", style="cyan")
+    table.add_column("value", justify="right")
+    table.add_row("requests", str(len(outcomes)))
+    table.add_row("successes", f"{len(ok)} ({100 * len(ok) / max(1, len(outcomes)):.1f} %)")
+    table.add_row("throughput", f"{len(outcomes) / elapsed:.1f} req/s")
+    for model, count in sorted(Counter(o.model for o in ok).items()):
+        table.add_row(f"  served by {model}", str(count))
+    for kind, count in sorted(Counter(o.kind for o in outcomes).items()):
+        table.add_row(f"  {kind} requests", str(count))
+    ttfts = [o.ttft for o in ok if o.ttft is not None]
+    totals = [o.total for o in ok]
+    table.add_row("TTFT p50 / p95 (ms)", f"{_ms(ttfts, 0.5)} / {_ms(ttfts, 0.95)}")
+    table.add_row("latency p50 / p95 (ms)", f"{_ms(totals, 0.5)} / {_ms(totals, 0.95)}")
+    table.add_row("tokens in / out", f"{sum(o.tokens_in for o in ok)} / {sum(o.tokens_out for o in ok)}")
+    table.add_row("estimated cost (USD)", f"{tally.cost():.6f}")
+    if totals:
+        table.add_row("mean latency (ms)", f"{statistics.fmean(totals) * 1000:.1f}")
+    failures = Counter(o.error.split(":")[0] for o in outcomes if not o.ok)
+    for name, count in failures.items():
+        table.add_row(f"  failed: {name}", str(count))
+    return table
+
+
+async def _main(requests: int, concurrency: int, console: Console) -> int:
+    import os
+
+    from pointsman.simulator.server import SimServer
+
+    os.environ["POINTSMAN_DEMO_KEY"] = MASTER_KEY
+    sim = SimServer()
+    await sim.start("127.0.0.1", 0)
+    sim_url = f"http://127.0.0.1:{sim.port}"
+    console.print(f"simulated provider (SIMULATED answers) on {sim_url}")
+    config = parse_config(demo_config(sim_url))
+    try:
+        async with serve_app(create_app(config)) as url:
+            console.print(f"gateway on {url}/v1, driving it with the official openai SDK")
+            start = time.perf_counter()
+            tally = await _workload(url, requests, concurrency, console)
+            console.print(summary(tally, time.perf_counter() - start))
+    finally:
+        await sim.stop()
+    return 0 if all(o.ok for o in tally.outcomes) else 1
+
+
+def run_demo(requests: int = 200, concurrency: int = 16) -> int:
+    """Run the demo; returns the process exit code (0 when every request succeeded)."""
+    import uvloop
+
+    console = Console()
+    return uvloop.run(_main(requests, concurrency, console))
