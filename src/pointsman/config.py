@@ -133,13 +133,17 @@ def _structure(data: dict[str, Any]) -> tuple[Config | None, list[str]]:
     problems += [f"{k}: unknown section '{k}'; known: providers, models, server" for k in unknown]
     server = _convert(data.get("server") or {}, ServerConfig, "server", problems)
     providers: dict[str, ProviderConfig] = {}
-    raw_providers = _convert(data.get("providers"), dict[str, dict[str, Any]], "providers", problems)
+    raw_providers = _convert(
+        data.get("providers"), dict[str, dict[str, Any]], "providers", problems
+    )
     for name, spec in (raw_providers or {}).items():
         providers[name] = _convert(spec, ProviderConfig, f"providers.{name}", problems)
     models: dict[str, list[DeploymentConfig] | AliasConfig] = {}
     raw_models = _convert(data.get("models"), dict[str, Any], "models", problems)
     for alias, spec in (raw_models or {}).items():
-        models[alias] = _convert(spec, list[DeploymentConfig] | AliasConfig, f"models.{alias}", problems)
+        models[alias] = _convert(
+            spec, list[DeploymentConfig] | AliasConfig, f"models.{alias}", problems
+        )
     if problems:
         return None, problems
     return Config(providers=providers, models=models, server=server), []

@@ -180,7 +180,9 @@ def summary(tally: Tally, elapsed: float) -> Table:
     totals = [o.total for o in ok]
     table.add_row("TTFT p50 / p95 (ms)", f"{_ms(ttfts, 0.5)} / {_ms(ttfts, 0.95)}")
     table.add_row("latency p50 / p95 (ms)", f"{_ms(totals, 0.5)} / {_ms(totals, 0.95)}")
-    table.add_row("tokens in / out", f"{sum(o.tokens_in for o in ok)} / {sum(o.tokens_out for o in ok)}")
+    table.add_row(
+        "tokens in / out", f"{sum(o.tokens_in for o in ok)} / {sum(o.tokens_out for o in ok)}"
+    )
     table.add_row("estimated cost (USD)", f"{tally.cost():.6f}")
     if totals:
         table.add_row("mean latency (ms)", f"{statistics.fmean(totals) * 1000:.1f}")

@@ -169,12 +169,12 @@ async def test_upstream_key_never_leaks(
     caplog.set_level(logging.DEBUG)
     providers = gateway_config(sim.port)["providers"]
     providers["sim"]["api_key"] = "env:POINTSMAN_MASTER_KEY"  # a key the upstream rejects
-    async with start_gateway(providers=providers) as url:
-        async with openai.AsyncOpenAI(
-            base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0
-        ) as client:
-            with pytest.raises(openai.InternalServerError) as caught:
-                await client.chat.completions.create(model="fast", messages=HELLO)
+    async with (
+        start_gateway(providers=providers) as url,
+        openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0) as client,
+    ):
+        with pytest.raises(openai.InternalServerError) as caught:
+            await client.chat.completions.create(model="fast", messages=HELLO)
     assert caught.value.status_code == 502
     assert "credentials" in caught.value.message
     for secret in (MASTER_KEY, SIM_KEY):

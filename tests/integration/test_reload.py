@@ -90,7 +90,9 @@ async def test_sighup_good_then_bad_config(
     chunks = [chunk async for chunk in stream]
     assert chunks[-1].choices[0].finish_reason == "stop"
     with pytest.raises(openai.NotFoundError):
-        await client.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}])
+        await client.chat.completions.create(
+            model="smart", messages=[{"role": "user", "content": "x"}]
+        )
     await client.close()
 
     # A bad file is refused; the previous config keeps serving.

@@ -49,18 +49,22 @@ class ChatResult:
 
 
 class ChatStream(ABC):
-    """A streamed answer: an async iterator of OpenAI ``chat.completion.chunk`` JSON payloads.
+    """A streamed answer: an async iterator of *batches* of OpenAI ``chat.completion.chunk``
+    JSON payloads.
 
-    Payloads are bytes without SSE framing. When iteration ends normally, ``usage`` and
+    Payloads are bytes without SSE framing. A batch holds the payloads that arrived together
+    (one network read), never an empty list, so a burst costs one iteration and one write to the
+    client instead of one per chunk. When iteration ends normally, ``usage`` and
     ``finish_reason`` are set. A failure mid-stream raises an ``Upstream*`` error from the
-    iterator. ``aclose()`` releases the connection and is safe to call more than once.
+    iterator, after the batch of what arrived before it. ``aclose()`` releases the connection
+    and is safe to call more than once.
     """
 
     usage: Usage | None = None
     finish_reason: str | None = None
 
     @abstractmethod
-    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    def __aiter__(self) -> AsyncIterator[list[bytes]]: ...
 
     @abstractmethod
     async def aclose(self) -> None: ...

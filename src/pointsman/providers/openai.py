@@ -234,38 +234,29 @@ class _OpenAIStream(ChatStream):
         self._call = call
         self._drop_usage_chunk = drop_usage_chunk
         self._completion_chars = 0
+        self._usage_only = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
         deployment = self._call.deployment
         done = False
         try:
-            async for event, payload in sse_events(self._response.content):
-                if payload == b"[DONE]":
-                    done = True
+            async for events in sse_events(self._response.content):
+                batch: list[bytes] = []
+                for event, payload in events:
+                    if payload == b"[DONE]":
+                        done = True
+                        break
+                    failure = self._read(event, payload)
+                    if failure is not None:
+                        if batch:  # what arrived before the failure still reaches the client
+                            yield batch
+                        raise failure
+                    if self._keep(payload):
+                        batch.append(payload)
+                if batch:
+                    yield batch
+                if done:
                     break
-                if event == b"error" or payload.startswith(b'{"error"'):
-                    raise self._midstream_error(payload)
-                try:
-                    view = chunk_view_decoder.decode(payload)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    raise UpstreamProtocolError(
-                        f"{deployment}: malformed stream chunk from upstream",
-                        deployment=deployment,
-                    ) from None
-                if view.usage is not None:
-                    self.usage = view.usage.to_usage()
-                    if not view.choices and self._drop_usage_chunk:
-                        continue
-                for choice in view.choices:
-                    if choice.finish_reason:
-                        self.finish_reason = choice.finish_reason
-                    delta = choice.delta
-                    if delta is not None:
-                        if delta.content:
-                            self._completion_chars += len(delta.content)
-                        if delta.tool_calls:
-                            self._completion_chars += len(str(delta.tool_calls))
-                yield payload
         except (aiohttp.ClientError, TimeoutError) as error:
             raise UpstreamUnavailableError(
                 f"{deployment}: connection lost mid-stream ({type(error).__name__})",
@@ -285,6 +276,38 @@ class _OpenAIStream(ChatStream):
                 completion_tokens=(self._completion_chars + 3) // 4,
                 estimated=True,
             )
+
+    def _read(self, event: bytes, payload: bytes) -> UpstreamError | None:
+        """Account for one chunk; returns the error it carries, if it is one."""
+        if event == b"error" or payload.startswith(b'{"error"'):
+            return self._midstream_error(payload)
+        try:
+            view = chunk_view_decoder.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return UpstreamProtocolError(
+                f"{self._call.deployment}: malformed stream chunk from upstream",
+                deployment=self._call.deployment,
+            )
+        if view.usage is not None:
+            self.usage = view.usage.to_usage()
+            self._usage_only = not view.choices
+        else:
+            self._usage_only = False
+        for choice in view.choices:
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+            delta = choice.delta
+            if delta is not None:
+                if delta.content:
+                    self._completion_chars += len(delta.content)
+                if delta.tool_calls:
+                    self._completion_chars += len(str(delta.tool_calls))
+        return None
+
+    def _keep(self, payload: bytes) -> bool:
+        """Whether the chunk just read goes to the client (a usage-only chunk it didn't ask
+        for does not)."""
+        return not (self._usage_only and self._drop_usage_chunk)
 
     def _midstream_error(self, payload: bytes) -> UpstreamError:
         deployment = self._call.deployment

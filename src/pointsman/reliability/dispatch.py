@@ -1,6 +1,7 @@
 """The terminal of the pipeline: send the request to a deployment and attach the answer.
 
-A stream is *primed* here: the dispatcher waits for its first payload before returning, so any
+A stream is *primed* here: the dispatcher waits for its first batch of payloads before
+returning, so any
 failure up to the first token surfaces as an ordinary error while nothing has been sent to the
 client yet (and can fail over). Only after that does the edge start the HTTP response.
 """
@@ -23,19 +24,21 @@ from pointsman.routing.table import Deployment
 
 
 class PrimedStream(ChatStream):
-    """A stream whose first payload has already been read from the upstream."""
+    """A stream whose first batch has already been read from the upstream."""
 
-    def __init__(self, inner: ChatStream, iterator: AsyncIterator[bytes], first: bytes | None):
+    def __init__(
+        self, inner: ChatStream, iterator: AsyncIterator[list[bytes]], first: list[bytes] | None
+    ) -> None:
         self._inner = inner
         self._iterator = iterator
         self._first = first
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
         if self._first is not None:
             first, self._first = self._first, None
             yield first
-            async for payload in self._iterator:
-                yield payload
+            async for batch in self._iterator:
+                yield batch
         self.usage = self._inner.usage
         self.finish_reason = self._inner.finish_reason
 
@@ -44,7 +47,7 @@ class PrimedStream(ChatStream):
 
 
 async def prime(stream: ChatStream) -> PrimedStream:
-    """Read the first payload. Raises what the upstream raised; closes the stream on failure."""
+    """Read the first batch. Raises what the upstream raised; closes the stream on failure."""
     iterator = aiter(stream)
     try:
         first = await anext(iterator, None)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from pointsman.core.pipeline import RequestContext
 from pointsman.core.types import ChatRequest, EmbeddingRequest
@@ -16,9 +16,8 @@ from pointsman.gateway import Gateway, Runtime
 from pointsman.governance.auth import bearer_token
 from pointsman.providers.base import ChatResult, ChatStream, EmbeddingResult
 from pointsman.server.errors import openai_error_body, openai_error_response
+from pointsman.server.streaming import SSEResponse
 from pointsman.server.wire import parse_json, read_body, validate
-
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def request_id(request: Request) -> str:
@@ -45,11 +44,7 @@ class OpenAIRoutes:
             return openai_error_response(error, rid)
         ctx.response_headers["x-request-id"] = rid
         if ctx.stream is not None:
-            return StreamingResponse(
-                _sse(gateway, ctx, ctx.stream),
-                media_type="text/event-stream",
-                headers={**_SSE_HEADERS, **ctx.response_headers},
-            )
+            return SSEResponse(_sse(gateway, ctx, ctx.stream), ctx.response_headers)
         try:
             result = ctx.result
             assert isinstance(result, ChatResult)
@@ -94,12 +89,14 @@ class OpenAIRoutes:
         return Response(body, media_type="application/json")
 
 
-async def _sse(gateway: Gateway, ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
+async def _sse(
+    gateway: Gateway, ctx: RequestContext, stream: ChatStream
+) -> AsyncGenerator[bytes, None]:
     """SSE framing of canonical chunks. A failure after the first byte is reported as an error
     event and the stream ends without ``[DONE]``: a client never mistakes it for a full answer."""
     try:
-        async for payload in stream:
-            yield b"data: " + payload + b"\n\n"
+        async for batch in stream:
+            yield b"".join([b"data: " + payload + b"\n\n" for payload in batch])
         ctx.usage = stream.usage
         yield b"data: [DONE]\n\n"
     except PointsmanError as error:
