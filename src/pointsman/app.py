@@ -20,8 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pointsman.config import Config, load_config
-from pointsman.errors import NotFoundError
+from pointsman.errors import MethodNotAllowedError, NotFoundError, PointsmanError
 from pointsman.gateway import Runtime
+from pointsman.server.asgi import FrontDoor, internal_error
 from pointsman.server.errors import openai_error_response
 from pointsman.server.openai_routes import OpenAIRoutes
 
@@ -29,7 +30,7 @@ log = logging.getLogger("pointsman")
 CONFIG_ENV = "POINTSMAN_CONFIG"
 
 
-def create_app(config: Config, *, config_path: str | Path | None = None) -> Starlette:
+def create_app(config: Config, *, config_path: str | Path | None = None) -> FrontDoor:
     """Build the gateway app. With ``config_path``, SIGHUP reloads that file atomically."""
     runtime = Runtime(config, config_path)
     openai = OpenAIRoutes(runtime)
@@ -44,9 +45,14 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Star
         )
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return openai_error_response(
-            NotFoundError(f"No route for {request.method} {request.url.path}", code="unknown_url")
-        )
+        path = request.url.path
+        if getattr(exc, "status_code", 404) == 405:
+            error: PointsmanError = MethodNotAllowedError(
+                f"{request.method} is not allowed on {path}"
+            )
+        else:
+            error = NotFoundError(f"No route for {request.method} {path}", code="unknown_url")
+        return openai_error_response(error)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -64,17 +70,27 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Star
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await runtime.gateway.close()
 
-    routes = [
-        Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
-        Route("/chat/completions", openai.chat_completions, methods=["POST"]),
-        Route("/v1/embeddings", openai.embeddings, methods=["POST"]),
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+        return openai_error_response(internal_error())
+
+    hot = {
+        "/v1/chat/completions": openai.chat_completions,
+        "/chat/completions": openai.chat_completions,
+        "/v1/embeddings": openai.embeddings,
+        "/embeddings": openai.embeddings,
+    }
+    routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in hot.items()]
+    routes += [
         Route("/v1/models", openai.models, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
-    app.state.runtime = runtime
-    return app
+    handlers = {404: not_found, 405: not_found, Exception: unexpected}
+    starlette = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    front = FrontDoor(hot, starlette)
+    front.runtime = runtime
+    return front
 
 
 def _install_sighup(runtime: Runtime) -> bool:
@@ -86,7 +102,7 @@ def _install_sighup(runtime: Runtime) -> bool:
     return True
 
 
-def create_app_from_env() -> Starlette:
+def create_app_from_env() -> FrontDoor:
     """Factory for ``uvicorn --factory`` and worker processes: reads ``$POINTSMAN_CONFIG``."""
     path = os.environ[CONFIG_ENV]
     return create_app(load_config(path), config_path=path)

@@ -12,9 +12,11 @@ later), so no handler formats errors by hand and no traceback ever reaches a cli
     ├── AuthenticationError              401
     ├── PermissionDeniedError            403
     ├── NotFoundError                    404
+    ├── MethodNotAllowedError            405
     ├── PayloadTooLargeError             413
     ├── UnsupportedMediaTypeError        415
     ├── RateLimitError                   429     (our own limits; carries Retry-After)
+    │   └── BudgetExceededError          429     a hard budget would be exceeded; names it
     ├── ServiceUnavailableError          503     (nothing could serve the request)
     └── UpstreamError                    502     (a provider failed; ``deployment`` names it)
         ├── UpstreamBadRequestError      400     the provider refused the request as invalid
@@ -92,6 +94,12 @@ class NotFoundError(PointsmanError):
     code = "not_found"
 
 
+class MethodNotAllowedError(PointsmanError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
 class PayloadTooLargeError(PointsmanError):
     status = 413
     type = "invalid_request_error"
@@ -108,6 +116,13 @@ class RateLimitError(PointsmanError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class BudgetExceededError(RateLimitError):
+    """A budget would be exceeded; the message names the budget and when it resets."""
+
+    type = "insufficient_quota"  # what OpenAI sends when an account is out of quota
+    code = "budget_exceeded"
 
 
 class ServiceUnavailableError(PointsmanError):

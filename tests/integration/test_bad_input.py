@@ -180,3 +180,12 @@ async def test_upstream_key_never_leaks(
     for secret in (MASTER_KEY, SIM_KEY):
         assert secret not in caught.value.message
         assert secret not in caplog.text
+
+
+async def test_wrong_method_is_405(gateway: str) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{gateway}/v1/chat/completions") as response,
+    ):
+        assert response.status == 405
+        assert (await response.json())["error"]["code"] == "method_not_allowed"
