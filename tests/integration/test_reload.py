@@ -106,3 +106,42 @@ async def test_sighup_good_then_bad_config(
     _, stderr = process.communicate(timeout=10)
     assert "config reload refused" in stderr
     assert "models.fast[0].provider: unknown provider 'nope'" in stderr
+
+
+async def test_workers_share_a_port_and_all_reload(tmp_path: Path, sim: SimServer) -> None:
+    """With --workers 2 the supervisor validates the file, then every worker swaps its config."""
+    path = tmp_path / "pointsman.yaml"
+    path.write_text(yaml.safe_dump(gateway_config(sim.port), sort_keys=False))
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pointsman",
+            "serve",
+            "--config",
+            str(path),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],  # fmt: skip
+        env={**os.environ, **ENV},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(url)
+        fresh = gateway_config(sim.port)
+        fresh["models"] = {"only": fresh["models"]["instant"]}
+        path.write_text(yaml.safe_dump(fresh, sort_keys=False))
+        await asyncio.sleep(0.5)  # both workers up before the signal
+        process.send_signal(signal.SIGHUP)
+        assert await wait_for(url, ["only"]) == ["only"]
+        # New connections land on either worker: every one must answer with the new config.
+        for _ in range(20):
+            assert await models(url) == ["only"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -23,8 +24,8 @@ log = logging.getLogger("pointsman")
 
 
 class _ValidatingSupervisor(Multiprocess):
-    def __init__(self, config: uvicorn.Config, path: Path, **kwargs: object) -> None:
-        super().__init__(config, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, config: uvicorn.Config, path: Path, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets=sockets)
         self.path = path
 
     def handle_hup(self) -> None:
@@ -61,6 +62,4 @@ def serve(config: Config, path: Path, host: str, port: int, workers: int) -> Non
         workers=workers,
         **common,  # type: ignore[arg-type]
     )
-    server = uvicorn.Server(uv_config)
-    socket = uv_config.bind_socket()
-    _ValidatingSupervisor(uv_config, path, target=server.run, sockets=[socket]).run()
+    _ValidatingSupervisor(uv_config, path, sockets=[uv_config.bind_socket()]).run()
