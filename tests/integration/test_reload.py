@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import openai
@@ -26,22 +26,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_serve(path: Path, port: int, workers: int = 1) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "pointsman", "serve", "--config", str(path)]
+    command += ["--port", str(port), "--workers", str(workers)]
+    return subprocess.Popen(command, env={**os.environ, **ENV}, stderr=subprocess.PIPE, text=True)
+
+
+async def stop(process: subprocess.Popen[str]) -> str:
+    """Terminate and collect stderr without blocking the loop (the simulator runs on it)."""
+    process.terminate()
+    _, stderr = await asyncio.to_thread(process.communicate, timeout=15)
+    return stderr
+
+
 @pytest.fixture
-def served(tmp_path: Path, sim: SimServer) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+async def served(
+    tmp_path: Path, sim: SimServer
+) -> AsyncIterator[tuple[str, Path, subprocess.Popen[str]]]:
     path = tmp_path / "pointsman.yaml"
     path.write_text(yaml.safe_dump(gateway_config(sim.port), sort_keys=False))
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pointsman", "serve", "--config", str(path), "--port", str(port)],
-        env={**os.environ, **ENV},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serve(path, port)
     try:
         yield f"http://127.0.0.1:{port}", path, process
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        if process.poll() is None:
+            await stop(process)
 
 
 async def models(url: str) -> list[str]:
@@ -102,8 +112,7 @@ async def test_sighup_good_then_bad_config(
     process.send_signal(signal.SIGHUP)
     await asyncio.sleep(0.5)
     assert await models(url) == ["fast", "extra"]
-    process.terminate()
-    _, stderr = process.communicate(timeout=10)
+    stderr = await stop(process)
     assert "config reload refused" in stderr
     assert "models.fast[0].provider: unknown provider 'nope'" in stderr
 
@@ -113,23 +122,7 @@ async def test_workers_share_a_port_and_all_reload(tmp_path: Path, sim: SimServe
     path = tmp_path / "pointsman.yaml"
     path.write_text(yaml.safe_dump(gateway_config(sim.port), sort_keys=False))
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pointsman",
-            "serve",
-            "--config",
-            str(path),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],  # fmt: skip
-        env={**os.environ, **ENV},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serve(path, port, workers=2)
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(url)
@@ -143,5 +136,4 @@ async def test_workers_share_a_port_and_all_reload(tmp_path: Path, sim: SimServe
         for _ in range(20):
             assert await models(url) == ["only"]
     finally:
-        process.terminate()
-        process.communicate(timeout=15)
+        await stop(process)
