@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +26,7 @@ from .simulator_fixtures import sim_client, sim_server
 __all__ = ["sim_client", "sim_server"]  # fixtures used by parameter name
 
 HELLO: list[Any] = [{"role": "user", "content": "Say hello."}]
-WEATHER_TOOL: dict[str, Any] = {
+WEATHER_TOOL: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -36,7 +42,7 @@ WEATHER_TOOL: dict[str, Any] = {
         },
     },
 }
-TIME_TOOL: dict[str, Any] = {
+TIME_TOOL: Any = {
     "type": "function",
     "function": {
         "name": "get_time",
@@ -68,9 +74,9 @@ async def test_chat_completion_is_labelled_and_usage_is_honest(
 async def test_same_prompt_same_answer_and_seed_changes_it(
     sim_client: openai.AsyncOpenAI,
 ) -> None:
-    async def ask(**extra: Any) -> str | None:
+    async def ask(seed: int | None = None) -> str | None:
         done = await sim_client.chat.completions.create(
-            model="sim-instant", messages=HELLO, **extra
+            model="sim-instant", messages=HELLO, seed=seed
         )
         return done.choices[0].message.content
 
@@ -87,7 +93,7 @@ async def test_max_tokens_stop_and_n(sim_client: openai.AsyncOpenAI) -> None:
     assert [c.finish_reason for c in cut.choices] == ["length"] * 3
     assert len({c.message.content for c in cut.choices}) == 3
     assert cut.usage is not None and cut.usage.completion_tokens == 15
-    full = (await sim_client.chat.completions.create(model="sim-instant", messages=HELLO))
+    full = await sim_client.chat.completions.create(model="sim-instant", messages=HELLO)
     text = full.choices[0].message.content or ""
     stop = text.split()[3]
     stopped = await sim_client.chat.completions.create(
@@ -132,6 +138,23 @@ async def test_stream_with_usage_matches_the_plain_answer(
     assert all(c.system_fingerprint == "pointsman-simulated" for c in chunks)
 
 
+async def test_stream_follows_ttft_and_tokens_per_second(sim_client: openai.AsyncOpenAI) -> None:
+    await sim_client.models.list()  # warm the client up: the first call pays for imports
+    started = time.monotonic()
+    stream = await sim_client.chat.completions.create(
+        model="sim-paced", messages=HELLO, max_tokens=11, stream=True
+    )
+    arrivals = [
+        time.monotonic() - started async for c in stream if c.choices and c.choices[0].delta.content
+    ]
+    assert len(arrivals) == 11
+    assert 0.06 <= arrivals[0] < 0.3  # time to first token: 60 ms
+    assert 0.11 <= arrivals[-1] < 0.5  # then 10 more tokens at 200/s: 50 ms
+    started = time.monotonic()
+    await sim_client.chat.completions.create(model="sim-paced", messages=HELLO, max_tokens=11)
+    assert 0.11 <= time.monotonic() - started < 0.5  # non-streaming waits for all tokens
+
+
 async def test_parallel_tool_calls_in_order_of_mention(sim_client: openai.AsyncOpenAI) -> None:
     messages: Any = [{"role": "user", "content": "Call get_time, then get_weather for Oslo."}]
     done = await sim_client.chat.completions.create(
@@ -142,15 +165,13 @@ async def test_parallel_tool_calls_in_order_of_mention(sim_client: openai.AsyncO
     assert choice.message.content is None
     calls = choice.message.tool_calls or []
     assert [c.function.name for c in calls if c.type == "function"] == ["get_time", "get_weather"]
-    weather = json.loads(calls[1].function.arguments)  # type: ignore[union-attr]
+    arguments = [c.function.arguments for c in calls if c.type == "function"]
+    weather = json.loads(arguments[1])
     assert set(weather) >= {"city", "unit"}
     assert weather["unit"] in ("celsius", "fahrenheit")
     assert 1 <= weather.get("days", 1) <= 7
     assert done.usage is not None
-    assert done.usage.completion_tokens == sum(
-        math.ceil(len(c.function.arguments) / 4)  # type: ignore[union-attr]
-        for c in calls
-    )
+    assert done.usage.completion_tokens == sum(math.ceil(len(a) / 4) for a in arguments)
 
 
 async def test_streamed_tool_call_arguments_reassemble(sim_client: openai.AsyncOpenAI) -> None:
@@ -292,7 +313,7 @@ async def test_wrong_api_key_is_401() -> None:
                 await client.chat.completions.create(model="sim-instant", messages=HELLO)
             assert denied.value.code == "invalid_api_key"
         async with openai.AsyncOpenAI(base_url=base, api_key="right", max_retries=0) as client:
-            assert (await client.chat.completions.create(model="sim-instant", messages=HELLO))
+            assert await client.chat.completions.create(model="sim-instant", messages=HELLO)
 
 
 async def test_midstream_disconnect_raises(sim_client: openai.AsyncOpenAI) -> None:
@@ -387,3 +408,62 @@ async def test_flaky_profile_fails_at_its_rates_deterministically(sim_server: Si
     counts = {status: runs[0].count(status) / 300 for status in (0, 429, 500, 503)}
     assert 0.05 < counts[429] < 0.16  # 10 % expected
     assert all(0.01 < counts[s] < 0.10 for s in (0, 500, 503))  # 5 % each expected
+
+
+async def test_start_logs_that_it_is_simulated(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="pointsman.simulator")
+    async with SimServer() as server:
+        assert f"SIMULATED provider (no real model behind it) on {server.url}" in caplog.text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_module_entry_point_serves_then_stops_on_sigterm(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text("profiles:\n  my-model: {output_tokens: 2}\n")
+    port = _free_port()
+    command = [sys.executable, "-m", "pointsman.simulator", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--profiles", str(profiles)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        models = _wait_for_models(port)
+        assert "my-model" in models and "sim-small" in models
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert "SIMULATED provider" in stderr and "stopping" in stderr
+
+
+def _wait_for_models(port: int) -> list[str]:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+            return [model["id"] for model in response.json()["data"]]
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_module_entry_point_rejects_a_bad_profiles_file(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text("profiles:\n  my-model: {ttft_ms: -1}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pointsman.simulator", "--profiles", str(profiles)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"{profiles}: profiles.my-model.ttft_ms: must be >= 0 (got -1)" in done.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pointsman.simulator import SimServer
+from pointsman.simulator import SimServer, connection
 
 from .simulator_fixtures import read_response, sim_server
 
@@ -69,7 +69,7 @@ async def test_pipelined_requests_are_answered_in_order(conn: Conn) -> None:
     )
     first = json.loads((await read_response(reader))[2])
     status, headers, streamed = await read_response(reader)
-    assert headers["content-type"] == "text/event-stream"
+    assert status == 200 and headers["content-type"] == "text/event-stream"
     assert streamed.endswith(b"data: [DONE]\n\n")
     third = json.loads((await read_response(reader))[2])
     fourth = json.loads((await read_response(reader))[2])
@@ -114,6 +114,17 @@ async def test_malformed_after_pipelined_request_answers_both(conn: Conn) -> Non
     assert await closed(reader)
 
 
+async def test_oversized_body_gets_413_and_close(
+    conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "MAX_BODY_BYTES", 64)
+    reader, writer = conn
+    writer.write(chat_request(max_tokens=1))
+    status, _, body = await read_response(reader)
+    assert status == 413 and "too large" in json.loads(body)["error"]["message"]
+    assert await closed(reader)
+
+
 async def test_expect_continue(conn: Conn) -> None:
     reader, writer = conn
     request = chat_request(headers={"Expect": "100-continue"})
@@ -122,6 +133,15 @@ async def test_expect_continue(conn: Conn) -> None:
     assert await reader.readline() == b"HTTP/1.1 100 Continue\r\n"
     assert await reader.readline() == b"\r\n"
     writer.write(body)
+    assert (await read_response(reader))[0] == 200
+
+
+async def test_upgrade_is_ignored_and_the_connection_goes_on(conn: Conn) -> None:
+    reader, writer = conn
+    upgrade = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMA\r\n"
+    writer.write(b"GET /v1/models HTTP/1.1\r\nHost: sim\r\n" + upgrade + b"\r\n" + chat_request())
+    status, _, body = await read_response(reader)
+    assert status == 200 and json.loads(body)["object"] == "list"
     assert (await read_response(reader))[0] == 200
 
 
