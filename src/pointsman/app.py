@@ -22,6 +22,7 @@ from starlette.routing import Route
 from pointsman.config import Config, load_config
 from pointsman.errors import MethodNotAllowedError, NotFoundError, PointsmanError
 from pointsman.gateway import Runtime
+from pointsman.server.admin import admin_routes
 from pointsman.server.asgi import FrontDoor, internal_error
 from pointsman.server.errors import openai_error_response
 from pointsman.server.openai_routes import OpenAIRoutes
@@ -56,12 +57,16 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        governance = runtime.governance
+        if governance is not None:
+            await governance.start()
         await runtime.gateway.start()
         hup = config_path is not None and _install_sighup(runtime)
         log.info(
-            "pointsman ready: %d providers, %d aliases, state backend: in-process",
+            "pointsman ready: %d providers, %d aliases; %s",
             len(config.providers),
             len(config.models),
+            governance.describe if governance is not None else "governance off",
         )
         try:
             yield
@@ -69,6 +74,8 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await runtime.gateway.close()
+            if governance is not None:  # drains the usage queue (SIGTERM ends up here)
+                await governance.stop()
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path, exc_info=exc)
@@ -85,6 +92,7 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
         Route("/v1/models", openai.models, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
+        *admin_routes(runtime),
     ]
     handlers = {404: not_found, 405: not_found, Exception: unexpected}
     starlette = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

@@ -26,19 +26,14 @@ import msgspec
 import yaml
 from msgspec import Meta, Struct
 
-PROTOCOLS = ("openai",)  # extended as provider modules register; see providers/registry.py
+from pointsman.errors import ConfigError
+from pointsman.governance.settings import GovernanceSettings, StateSettings
+from pointsman.store.settings import StoreSettings
+
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+__all__ = ["Config", "ConfigError", "Secret", "load_config", "parse_config"]
 
 PositiveFloat = Annotated[float, Meta(gt=0)]
-
-
-class ConfigError(Exception):
-    """The configuration is invalid. ``problems`` holds one line per error, each naming a path."""
-
-    def __init__(self, problems: list[str], source: str = "config") -> None:
-        self.problems = problems
-        self.source = source
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))
 
 
 class Secret(str):
@@ -84,10 +79,17 @@ class AliasConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
     description: str | None = None
 
 
+AliasSpec = list[DeploymentConfig] | AliasConfig  # the short form is a bare list
+
+
 class Config(Struct, forbid_unknown_fields=True, omit_defaults=True):
     providers: dict[str, ProviderConfig]
-    models: dict[str, list[DeploymentConfig] | AliasConfig]
+    models: dict[str, AliasSpec]
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    state: StateSettings = msgspec.field(default_factory=StateSettings)
+    governance: GovernanceSettings = msgspec.field(default_factory=GovernanceSettings)
+    catalog: dict[str, Any] = {}  # price overrides, same shape as the packaged catalog.yaml
 
     def aliases(self) -> dict[str, AliasConfig]:
         """Every alias in its long form."""
@@ -129,24 +131,37 @@ def _convert(value: Any, kind: Any, path: str, problems: list[str]) -> Any:
 def _structure(data: dict[str, Any]) -> tuple[Config | None, list[str]]:
     """Type-check section by section so that each problem has its exact path and all are found."""
     problems: list[str] = []
-    unknown = set(data) - set(Config.__struct_fields__)
-    problems += [f"{k}: unknown section '{k}'; known: providers, models, server" for k in unknown]
+    sections = Config.__struct_fields__
+    unknown = set(data) - set(sections)
+    problems += [f"{k}: unknown section '{k}'; known: {', '.join(sections)}" for k in unknown]
     server = _convert(data.get("server") or {}, ServerConfig, "server", problems)
+    store = _convert(data.get("store") or {}, StoreSettings, "store", problems)
+    problems += store.problems() if store is not None else []
+    state = _convert(data.get("state") or {}, StateSettings, "state", problems)
+    governance = _convert(data.get("governance") or {}, GovernanceSettings, "governance", problems)
+    catalog = _convert(data.get("catalog") or {}, dict[str, Any], "catalog", problems)
     providers: dict[str, ProviderConfig] = {}
     raw_providers = _convert(
         data.get("providers"), dict[str, dict[str, Any]], "providers", problems
     )
     for name, spec in (raw_providers or {}).items():
         providers[name] = _convert(spec, ProviderConfig, f"providers.{name}", problems)
-    models: dict[str, list[DeploymentConfig] | AliasConfig] = {}
+    models: dict[str, AliasSpec] = {}
     raw_models = _convert(data.get("models"), dict[str, Any], "models", problems)
     for alias, spec in (raw_models or {}).items():
-        models[alias] = _convert(
-            spec, list[DeploymentConfig] | AliasConfig, f"models.{alias}", problems
-        )
+        models[alias] = _convert(spec, AliasSpec, f"models.{alias}", problems)
     if problems:
         return None, problems
-    return Config(providers=providers, models=models, server=server), []
+    config = Config(
+        providers=providers,
+        models=models,
+        server=server,
+        store=store,
+        state=state,
+        governance=governance,
+        catalog=catalog,
+    )
+    return config, []
 
 
 def _resolve_secret(

@@ -29,6 +29,8 @@ later), so no handler formats errors by hand and no traceback ever reaches a cli
         └── UpstreamProtocolError        502     the provider answered with something malformed
 
 ``retryable`` marks what the reliability layer may retry or fail over; nothing else is.
+
+:class:`ConfigError` stands apart: it is raised at start or reload, never sent to a client.
 """
 
 from __future__ import annotations
@@ -193,3 +195,12 @@ class UpstreamTimeoutError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     code = "upstream_protocol_error"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid. ``problems`` holds one line per error, each naming a path."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))

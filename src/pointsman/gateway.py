@@ -12,8 +12,9 @@ import logging
 from pathlib import Path
 
 from pointsman.config import Config, ConfigError, load_config
-from pointsman.core.pipeline import Pipeline
+from pointsman.core.pipeline import Pipeline, Stage
 from pointsman.governance.auth import Authenticate
+from pointsman.governance.service import Governance
 from pointsman.providers.base import Provider
 from pointsman.providers.registry import build_provider
 from pointsman.reliability.dispatch import Dispatcher
@@ -23,14 +24,18 @@ log = logging.getLogger("pointsman")
 
 
 class Gateway:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, governance: Governance | None = None) -> None:
         self.config = config
         self.providers: dict[str, Provider] = {
             name: build_provider(name, spec) for name, spec in config.providers.items()
         }
         self.routes = RouteTable.from_config(config, self.providers)
-        self.authenticate = Authenticate(config.server)
-        self.pipeline = Pipeline([self.authenticate, Resolve(self.routes)], Dispatcher())
+        keys = governance.keys if governance is not None else None
+        self.authenticate = Authenticate(config.server, keys)
+        stages: list[Stage] = [self.authenticate, Resolve(self.routes)]
+        if governance is not None:
+            stages += governance.stages(config)
+        self.pipeline = Pipeline(stages, Dispatcher())
         self.inflight = 0
         self.ready = False
         self._retired = False
@@ -67,7 +72,9 @@ class Runtime:
     """Holds the live :class:`Gateway` and swaps it on reload."""
 
     def __init__(self, config: Config, path: str | Path | None = None) -> None:
-        self.gateway = Gateway(config)
+        enabled = config.governance.enabled
+        self.governance: Governance | None = Governance(config) if enabled else None
+        self.gateway = Gateway(config, self.governance)
         self.path = path
         self.reloads = 0
 
@@ -81,8 +88,10 @@ class Runtime:
         except ConfigError as error:
             log.error("config reload refused; still serving the previous config\n%s", error)
             return False
-        fresh = Gateway(config)
+        fresh = Gateway(config, self.governance)
         await fresh.start()
+        if self.governance is not None:
+            self.governance.configure(config)
         old, self.gateway = self.gateway, fresh
         self.reloads += 1
         log.info("config reloaded from %s (%d aliases)", self.path, len(config.models))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -29,7 +30,10 @@ async def sim() -> AsyncIterator[SimServer]:
         await server.stop()
 
 
-def gateway_config(sim_port: int, **overrides: Any) -> dict[str, Any]:
+def gateway_config(
+    sim_port: int, store_dir: Path | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """The test gateway's config; with ``store_dir`` its SQLite ledger lives there."""
     config: dict[str, Any] = {
         "server": {"master_key": "env:POINTSMAN_MASTER_KEY"},
         "providers": {
@@ -46,6 +50,8 @@ def gateway_config(sim_port: int, **overrides: Any) -> dict[str, Any]:
             "embed": [{"provider": "sim", "model": "sim-embed"}],
         },
     }
+    if store_dir is not None:
+        config["store"] = {"url": f"sqlite+aiosqlite:///{store_dir}/pointsman.db"}
     for key, value in overrides.items():
         config[key] = value
     return config
@@ -55,11 +61,11 @@ GatewayFactory = Callable[..., AbstractAsyncContextManager[str]]
 
 
 @pytest.fixture
-def start_gateway(sim: SimServer) -> GatewayFactory:
+def start_gateway(sim: SimServer, tmp_path: Path) -> GatewayFactory:
     """``async with start_gateway(**overrides) as url:`` serves a gateway in front of ``sim``."""
 
     def factory(**overrides: Any) -> AbstractAsyncContextManager[str]:
-        config = parse_config(gateway_config(sim.port, **overrides), env=ENV)
+        config = parse_config(gateway_config(sim.port, tmp_path, **overrides), env=ENV)
         return serve_app(create_app(config))
 
     return factory

@@ -44,7 +44,7 @@ async def served(
     tmp_path: Path, sim: SimServer
 ) -> AsyncIterator[tuple[str, Path, subprocess.Popen[str]]]:
     path = tmp_path / "pointsman.yaml"
-    path.write_text(yaml.safe_dump(gateway_config(sim.port), sort_keys=False))
+    path.write_text(yaml.safe_dump(gateway_config(sim.port, tmp_path), sort_keys=False))
     port = free_port()
     process = start_serve(path, port)
     try:
@@ -92,7 +92,7 @@ async def test_sighup_good_then_bad_config(
     stream = await client.chat.completions.create(
         model="smart", messages=[{"role": "user", "content": "a long answer"}], stream=True
     )
-    fresh = gateway_config(sim.port)
+    fresh = gateway_config(sim.port, path.parent)
     fresh["models"] = {"fast": fresh["models"]["fast"], "extra": fresh["models"]["instant"]}
     path.write_text(yaml.safe_dump(fresh, sort_keys=False))
     process.send_signal(signal.SIGHUP)
@@ -120,13 +120,16 @@ async def test_sighup_good_then_bad_config(
 async def test_workers_share_a_port_and_all_reload(tmp_path: Path, sim: SimServer) -> None:
     """With --workers 2 the supervisor validates the file, then every worker swaps its config."""
     path = tmp_path / "pointsman.yaml"
-    path.write_text(yaml.safe_dump(gateway_config(sim.port), sort_keys=False))
+    # Several workers need shared state for governance (tests/integration/state covers that):
+    # this test is about reload, so it runs without.
+    settings = {"governance": {"enabled": False}}
+    path.write_text(yaml.safe_dump(gateway_config(sim.port, **settings), sort_keys=False))
     port = free_port()
     process = start_serve(path, port, workers=2)
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(url)
-        fresh = gateway_config(sim.port)
+        fresh = gateway_config(sim.port, **settings)
         fresh["models"] = {"only": fresh["models"]["instant"]}
         path.write_text(yaml.safe_dump(fresh, sort_keys=False))
         await asyncio.sleep(0.5)  # both workers up before the signal

@@ -30,12 +30,20 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True, frozen=True)
 class Caller:
-    """Who is calling. ``aliases`` is None when every alias is allowed."""
+    """Who is calling. ``aliases`` is None when every alias is allowed.
+
+    ``org_id``/``team_id`` place a virtual key in the hierarchy budgets are charged to;
+    ``data_class`` is the highest data class the key may send (None: no ceiling).
+    """
 
     key_id: str
     name: str
     aliases: frozenset[str] | None = None
     admin: bool = False
+    org_id: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    data_class: str | None = None
 
     def may_use(self, alias: str) -> bool:
         return self.aliases is None or alias in self.aliases

@@ -29,7 +29,7 @@ import msgspec
 import yaml
 from msgspec import Meta, Struct
 
-from pointsman.config import ConfigError
+from pointsman.errors import ConfigError
 
 __all__ = ["DEFAULT_PATH", "Catalog", "CatalogError", "LongContextTier", "ModelInfo", "Rates"]
 

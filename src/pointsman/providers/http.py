@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 
@@ -25,6 +25,14 @@ from pointsman.errors import (
 )
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
+# How providers word "the prompt does not fit": OpenAI, Anthropic, Gemini.
+_CONTEXT_HINTS = (
+    "context_length",
+    "context window",
+    "too many tokens",
+    "prompt is too long",
+    "exceeds the maximum number of tokens",
+)
 
 
 def open_session(config: ProviderConfig) -> aiohttp.ClientSession:
@@ -91,7 +99,7 @@ def status_error(
     kind_of: type[UpstreamError]
     if status == 429:
         kind_of = UpstreamRateLimitedError
-    elif status in (401, 403):
+    elif status in (401, 403) or "api_key_invalid" in hint:  # Gemini: 400 API_KEY_INVALID
         kind_of = UpstreamAuthError
         text = (
             f"{deployment}: the provider refused Pointsman's credentials (HTTP {status}); "
@@ -99,7 +107,7 @@ def status_error(
         )
     elif status in RETRYABLE_STATUSES or status >= 500:
         kind_of = UpstreamUnavailableError
-    elif "context_length" in hint or "context window" in hint or "too many tokens" in hint:
+    elif any(phrase in hint for phrase in _CONTEXT_HINTS):
         kind_of = ContextWindowExceededError
     elif "content_filter" in hint or "content_policy" in hint or "safety" in hint:
         kind_of = ContentFilteredError
@@ -155,3 +163,53 @@ def _parse_block(block: bytes) -> tuple[bytes, bytes | None]:
         elif line.startswith(b"event:"):
             event = line[6:].strip()
     return event, (b"\n".join(data) if data else None)
+
+
+ErrorReader = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
+
+
+async def post_json(
+    session: aiohttp.ClientSession,
+    url: str,
+    data: bytes,
+    headers: Mapping[str, str],
+    deployment: str,
+    error: ErrorReader,
+) -> aiohttp.ClientResponse:
+    """POST ``data``; the response once its status is below 400 (the caller releases it).
+
+    Transport failures raise :class:`UpstreamUnavailableError`; an HTTP error status is read and
+    turned into a typed error by ``error(status, body, headers)``, the adapter's own parser of
+    its protocol's error bodies.
+    """
+    try:
+        response = await session.post(url, data=data, headers=headers)
+    except TimeoutError as exc:
+        raise UpstreamUnavailableError(
+            f"{deployment}: connect timed out", deployment=deployment
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamUnavailableError(
+            f"{deployment}: connection failed ({type(exc).__name__})", deployment=deployment
+        ) from exc
+    if response.status >= 400:
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            raw = b""
+        finally:
+            response.release()
+        raise error(response.status, raw, response.headers)
+    return response
+
+
+async def read_all(response: aiohttp.ClientResponse, deployment: str) -> bytes:
+    """The whole body of an accepted response; releases the connection."""
+    try:
+        return await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise UpstreamUnavailableError(
+            f"{deployment}: connection lost while reading the answer", deployment=deployment
+        ) from exc
+    finally:
+        response.release()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pointsman.store.tables import orgs, teams, virtual_keys
@@ -239,6 +239,23 @@ class KeyStore:
             keys = [_key(r) for r in await conn.execute(query)]
         now = datetime.now(UTC)
         return keys if include_inactive else [k for k in keys if k.active(now)]
+
+    async def usable_keys(self) -> list[tuple[str, VirtualKey]]:
+        """``(secret hash, key)`` for every key not revoked yet (expiry is checked per use)."""
+        now = datetime.now(UTC)
+        query = select(virtual_keys).where(
+            (virtual_keys.c.revoked_at.is_(None)) | (virtual_keys.c.revoked_at > now)
+        )
+        async with self.engine.connect() as conn:
+            return [(r._mapping["key_hash"], _key(r)) for r in await conn.execute(query)]
+
+    async def fingerprint(self) -> tuple[Any, ...]:
+        """A cheap summary that changes whenever a key is created, revoked or rotated."""
+        query = select(
+            func.count(), func.max(virtual_keys.c.created_at), func.max(virtual_keys.c.revoked_at)
+        ).select_from(virtual_keys)
+        async with self.engine.connect() as conn:
+            return tuple((await conn.execute(query)).one())
 
     async def revoke_key(self, key_id: str, *, at: datetime | None = None) -> bool:
         """Revoke (at ``at``, default now). False if unknown or already revoked."""

@@ -1,0 +1,117 @@
+"""What each request costs, and the usage record that says so.
+
+:class:`Pricing` prices requests from the catalog: a worst case before dispatch (for budget
+reservations: the dearest candidate, the prompt estimate, and the output cap, or the model's
+maximum output when the request sets none) and the actual cost after it, from the upstream's
+usage. Both are memoised on the context, so the stages that need them (rate limits, budgets,
+accounting) price each request once.
+
+:class:`Accounting` is the pipeline stage that turns a finished request into a
+:class:`~pointsman.store.records.UsageRecord` and hands it to the batched writer: never a
+database round-trip on the request path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from pointsman.core.pipeline import RequestContext, Stage
+from pointsman.core.tokens import estimate_prompt_tokens, estimate_text_tokens
+from pointsman.core.types import Usage
+from pointsman.governance.catalog import Catalog, ModelInfo
+from pointsman.governance.costs import cost_of, worst_case_cost
+from pointsman.governance.enforce import subjects_of
+from pointsman.store.records import UsageRecord
+from pointsman.store.usage_writer import UsageWriter
+
+if TYPE_CHECKING:
+    from pointsman.routing.table import Deployment
+
+# Real tokenizers can count more tokens than the 4-characters-per-token estimate; reserving
+# against 1.2x the estimate keeps actual spend under a hard budget for ordinary text.
+PROMPT_MARGIN = 1.2
+_ESTIMATE = "pricing.estimate"
+_ACTUAL = "pricing.actual"
+
+
+class Pricing:
+    """Prices requests with one catalog (one config snapshot's, overrides included)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._info: dict[str, ModelInfo | None] = {}
+
+    def info(self, deployment: Deployment) -> ModelInfo | None:
+        name = deployment.name
+        if name not in self._info:
+            self._info[name] = self.catalog.lookup(deployment.model, deployment.provider.protocol)
+        return self._info[name]
+
+    def prompt_tokens(self, ctx: RequestContext) -> int:
+        if ctx.chat is not None:
+            return estimate_prompt_tokens(ctx.chat.messages, ctx.chat.tools)
+        if ctx.embedding is not None:
+            given = ctx.embedding.input
+            texts = [given] if isinstance(given, str) else given
+            return sum(estimate_text_tokens(t) if isinstance(t, str) else 1 for t in texts)
+        return 0
+
+    def estimate(self, ctx: RequestContext) -> int:
+        """Worst-case micro-USD over every candidate (memoised on ``ctx``)."""
+        cached = ctx.notes.get(_ESTIMATE)
+        if cached is not None:
+            return int(cached)
+        prompt = int(self.prompt_tokens(ctx) * PROMPT_MARGIN) + 1
+        cap = ctx.chat.output_limit if ctx.chat is not None else 0
+        worst = max((worst_case_cost(prompt, cap, self.info(d)) for d in ctx.candidates), default=0)
+        ctx.notes[_ESTIMATE] = worst
+        return worst
+
+    def actual(self, ctx: RequestContext) -> int:
+        """Micro-USD of what was served (0 when nothing was; memoised on ``ctx``)."""
+        cached = ctx.notes.get(_ACTUAL)
+        if cached is not None:
+            return int(cached)
+        cost = 0
+        if ctx.deployment is not None and ctx.usage is not None:
+            cost = cost_of(ctx.usage, self.info(ctx.deployment)).micros
+        ctx.notes[_ACTUAL] = cost
+        return cost
+
+
+class Accounting(Stage):
+    """Records every request that got past the gates: its usage, cost and outcome."""
+
+    name = "accounting"
+
+    def __init__(self, pricing: Pricing, writer: UsageWriter) -> None:
+        self.pricing = pricing
+        self.writer = writer
+
+    async def on_complete(self, ctx: RequestContext) -> None:
+        deployment = ctx.deployment
+        who = subjects_of(ctx)
+        finished = ctx.finished_at or time.perf_counter()
+        record = UsageRecord.from_usage(
+            ctx.request_id,
+            ctx.alias,
+            ctx.usage if deployment is not None else Usage(),
+            cost_micros=self.pricing.actual(ctx),
+            catalog_version=self.pricing.catalog.version,
+            status="ok" if ctx.error is None else (ctx.error.code or type(ctx.error).__name__),
+            latency_ms=round((finished - ctx.started) * 1000),
+            ttft_ms=None
+            if ctx.first_token_at is None
+            else round((ctx.first_token_at - ctx.started) * 1000),
+            org_id=who.org,
+            team_id=who.team,
+            key_id=who.key,
+            user_id=who.user,
+            feature=who.feature,
+            deployment=deployment.name if deployment else None,
+            provider=deployment.provider.name if deployment else None,
+            model=deployment.model if deployment else None,
+        )
+        if not self.writer.submit(record):  # queue full: wait for room rather than lose it
+            await self.writer.put(record)

@@ -1,0 +1,176 @@
+"""Governance for one gateway process: store, usage writer, shared state, keys, budgets, limits.
+
+A :class:`Governance` lives as long as the process (a config reload keeps it: database engines,
+the usage queue and counters must not be rebuilt under load). Each config snapshot asks it for
+its pipeline stages (:meth:`stages`), priced with that snapshot's catalog.
+
+Budgets and limits come from two places, merged: the config file and the store (admin API,
+CLI). Store changes reach this process at once when they are made here (:meth:`changed`) and
+within ``refresh_seconds`` when made elsewhere (another replica, the CLI).
+
+Stage order matters: ``Resolve`` runs first, so the budget reservation can price the dearest
+candidate; completion runs in reverse, so accounting prices the request once and budgets and
+limits settle against that figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pointsman.config import Config
+from pointsman.core.pipeline import Stage
+from pointsman.governance.accounting import Accounting, Pricing
+from pointsman.governance.budgets import BudgetBook, BudgetLedger, BudgetSpec, Mode, Period, Scope
+from pointsman.governance.catalog import Catalog
+from pointsman.governance.enforce import Budgets, RateLimits
+from pointsman.governance.keys import KeyCache
+from pointsman.governance.limits import LimitBook, LimitSpec, RateLimiter
+from pointsman.state import check_workers, make_backend
+from pointsman.store.budgets import Budget, BudgetStore, RateLimit
+from pointsman.store.engine import create_engine
+from pointsman.store.keys import KeyStore
+from pointsman.store.migrate import upgrade
+from pointsman.store.spend import SpendStore
+from pointsman.store.usage_writer import UsageWriter
+
+log = logging.getLogger("pointsman.governance")
+
+
+def budget_spec(budget: Budget) -> BudgetSpec:
+    return BudgetSpec(
+        scope=Scope(budget.scope_kind),
+        subject=budget.scope_id,
+        limit_usd=max(budget.limit_micros, 1) / 1_000_000,
+        period=Period(budget.period),
+        mode=Mode.HARD if budget.hard else Mode.SOFT,
+    )
+
+
+def limit_book(config_book: LimitBook, stored: list[RateLimit]) -> LimitBook:
+    """Config limits with stored ones laid over them (stored key and team limits win)."""
+    tables: dict[str, dict[str, LimitSpec]] = {
+        "keys": dict(config_book.keys),
+        "teams": dict(config_book.teams),
+        "models": dict(config_book.models),
+    }
+    for row in stored:
+        table = {"key": "keys", "team": "teams"}.get(row.scope_kind)
+        if table is None:
+            continue
+        per_second = None
+        if row.cost_per_minute_micros:
+            per_second = row.cost_per_minute_micros / 60 / 1_000_000
+        tables[table][row.scope_id] = LimitSpec(rpm=row.rpm, tpm=row.tpm, usd_per_second=per_second)
+    return LimitBook(**tables)
+
+
+class Governance:
+    def __init__(self, config: Config) -> None:
+        settings = config.governance
+        self.settings = settings
+        self.engine = create_engine(config.store)
+        self.key_store = KeyStore(self.engine)
+        self.budget_store = BudgetStore(self.engine)
+        self.spend_store = SpendStore(self.engine)
+        usage = config.store.usage
+        self.writer = UsageWriter(
+            self.engine,
+            flush_interval=usage.flush_interval,
+            batch_size=usage.batch_size,
+            max_queue=usage.max_queue,
+        )
+        self.state = make_backend(config.state.url, prefix=config.state.prefix)
+        check_workers(self.state, config.server.workers)
+        self.keys = KeyCache(self.key_store, settings.refresh_seconds)
+        self.book = BudgetBook()
+        self.ledger = BudgetLedger(self.state, self.book)
+        self.limiter = RateLimiter(self.state, LimitBook())
+        self._config = config
+        self._stored_budgets: list[Budget] = []
+        self._stored_limits: list[RateLimit] = []
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def describe(self) -> str:
+        return f"state backend: {self.state.describe()}; store: {self.engine.url.drivername}"
+
+    async def start(self) -> None:
+        await self.state.ping()
+        if self.settings.auto_migrate:
+            await upgrade(self.engine, schema=self._config.store.schema)
+        self.writer.start()
+        await self.keys.start()
+        await self._load_policies()
+        self._watch = asyncio.get_running_loop().create_task(self._refresh_policies())
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        await self.keys.stop()
+        left = await self.writer.drain()
+        if left:
+            log.error("usage writer: %d records could not be written at shutdown", left)
+        await self.state.close()
+        await self.engine.dispose()
+
+    def configure(self, config: Config) -> None:
+        """Apply a reloaded config's budgets and limits (store, state: restart to change)."""
+        self._config = config
+        self.settings = config.governance
+        self._apply()
+
+    def stages(self, config: Config) -> list[Stage]:
+        """This snapshot's governance stages, in pipeline order (after ``Resolve``)."""
+        catalog = Catalog.load(overrides=config.catalog or None)
+        pricing = Pricing(catalog)
+        fail_open = config.governance.fail_open
+        return [
+            RateLimits(
+                self.limiter,
+                estimate_cost=pricing.estimate,
+                actual_cost=pricing.actual,
+                fail_open=fail_open,
+            ),
+            Budgets(self.ledger, pricing.estimate, pricing.actual, fail_open=fail_open),
+            Accounting(pricing, self.writer),
+        ]
+
+    async def changed(self, what: str) -> None:
+        """Something was written through this process: make it effective now."""
+        if what == "keys":
+            await self.keys.invalidate()
+        else:
+            await self._load_policies()
+
+    async def _load_policies(self) -> None:
+        self._stored_budgets = await self.budget_store.list_budgets()
+        self._stored_limits = await self.budget_store.list_rate_limits()
+        self._apply()
+
+    def _apply(self) -> None:
+        configured = {(b.scope, b.subject, b.period, b.org) for b in self.settings.budgets}
+        stored = [budget_spec(b) for b in self._stored_budgets]
+        stored = [b for b in stored if (b.scope, b.subject, b.period, b.org) not in configured]
+        self.book.replace([*self.settings.budgets, *stored])
+        self.limiter.book = limit_book(self.settings.limits, self._stored_limits)
+
+    async def _refresh_policies(self) -> None:
+        seen: tuple[Any, ...] = ()
+        while True:
+            await asyncio.sleep(self.settings.refresh_seconds)
+            try:
+                budgets = await self.budget_store.list_budgets()
+                limits = await self.budget_store.list_rate_limits()
+                stamp = (
+                    tuple((b.id, b.updated_at) for b in budgets),
+                    tuple((r.id, r.updated_at) for r in limits),
+                )
+                if stamp != seen:
+                    seen = stamp
+                    self._stored_budgets, self._stored_limits = budgets, limits
+                    self._apply()
+            except Exception:
+                log.exception("budgets and limits: refresh failed; keeping the previous ones")
