@@ -10,12 +10,14 @@ import typer
 from rich.console import Console
 
 from pointsman.cli_db import db_app
+from pointsman.cli_governance import register
 from pointsman.config import ConfigError, load_config
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Pointsman LLM gateway.")
 config_app = typer.Typer(no_args_is_help=True, help="Work with configuration files.")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+register(app)
 console = Console(stderr=True)
 
 ConfigPath = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]

@@ -30,7 +30,7 @@ ConfigOption = Annotated[
 ]
 
 
-def _settings(config: Path | None, url: str | None) -> tuple[StoreSettings, str]:
+def store_settings(config: Path | None, url: str | None) -> tuple[StoreSettings, str]:
     from pointsman.store.settings import store_settings_from
 
     section = None
@@ -65,7 +65,7 @@ def db_upgrade(
     from pointsman.store.engine import create_engine
     from pointsman.store.migrate import current, upgrade
 
-    settings, target = _settings(config, url)
+    settings, target = store_settings(config, url)
 
     async def run() -> tuple[str | None, str]:
         engine = create_engine(settings, url=target)
@@ -86,7 +86,7 @@ def db_current(config: ConfigOption = None, url: UrlOption = None) -> None:
     from pointsman.store.engine import create_engine
     from pointsman.store.migrate import current, head
 
-    settings, target = _settings(config, url)
+    settings, target = store_settings(config, url)
 
     async def run() -> str | None:
         engine = create_engine(settings, url=target)
