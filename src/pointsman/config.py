@@ -28,6 +28,7 @@ from msgspec import Meta, Struct
 
 from pointsman.errors import ConfigError
 from pointsman.governance.settings import GovernanceSettings, StateSettings
+from pointsman.reliability.settings import HealthCheckSettings, ReliabilitySettings
 from pointsman.store.settings import StoreSettings
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -55,6 +56,11 @@ class ServerConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
 class Timeouts(Struct, forbid_unknown_fields=True, omit_defaults=True, frozen=True):
     connect: PositiveFloat = 5.0
     read: PositiveFloat = 600.0  # between bytes; a reasoning model may think for minutes
+    # Streams only: no first token after `ttft` s abandons the attempt for the next candidate
+    # while nothing has reached the client (never on the last one, which waits up to `total`).
+    ttft: PositiveFloat = 2.0
+    idle: PositiveFloat = 30.0  # between two chunks of a stream
+    total: PositiveFloat = 600.0  # one attempt, first byte sent to last byte received
 
 
 class ProviderConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -66,17 +72,23 @@ class ProviderConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
     max_connections: Annotated[int, Meta(ge=1)] = 1000
     stream_usage: bool = True  # ask upstreams for a usage chunk when streaming
     options: dict[str, Any] = {}  # protocol-specific settings (e.g. an API version)
+    health_check: HealthCheckSettings | None = None  # None: reliability.health_check
 
 
 class DeploymentConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
     provider: str
     model: str
     weight: Annotated[float, Meta(ge=0)] = 1.0
+    region: str | None = None  # shown in attempt records and /health/deployments
 
 
 class AliasConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
     deployments: Annotated[list[DeploymentConfig], Meta(min_length=1)]
     description: str | None = None
+    fallbacks: list[str] = []  # aliases tried in order when every deployment here failed
+    on_context_window_exceeded: str | None = None  # alias with a larger context window
+    on_content_policy: str | None = None  # alias tried when a provider's filter refuses
+    hedge_after: PositiveFloat | None = None  # None: reliability.hedge_after
 
 
 AliasSpec = list[DeploymentConfig] | AliasConfig  # the short form is a bare list
@@ -89,6 +101,7 @@ class Config(Struct, forbid_unknown_fields=True, omit_defaults=True):
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     state: StateSettings = msgspec.field(default_factory=StateSettings)
     governance: GovernanceSettings = msgspec.field(default_factory=GovernanceSettings)
+    reliability: ReliabilitySettings = msgspec.field(default_factory=ReliabilitySettings)
     catalog: dict[str, Any] = {}  # price overrides, same shape as the packaged catalog.yaml
 
     def aliases(self) -> dict[str, AliasConfig]:
@@ -139,6 +152,10 @@ def _structure(data: dict[str, Any]) -> tuple[Config | None, list[str]]:
     problems += store.problems() if store is not None else []
     state = _convert(data.get("state") or {}, StateSettings, "state", problems)
     governance = _convert(data.get("governance") or {}, GovernanceSettings, "governance", problems)
+    reliability = _convert(
+        data.get("reliability") or {}, ReliabilitySettings, "reliability", problems
+    )
+    problems += reliability.problems() if reliability is not None else []
     catalog = _convert(data.get("catalog") or {}, dict[str, Any], "catalog", problems)
     providers: dict[str, ProviderConfig] = {}
     raw_providers = _convert(
@@ -159,6 +176,7 @@ def _structure(data: dict[str, Any]) -> tuple[Config | None, list[str]]:
         store=store,
         state=state,
         governance=governance,
+        reliability=reliability,
         catalog=catalog,
     )
     return config, []
@@ -207,6 +225,7 @@ def _check(config: Config, env: Mapping[str, str], protocols: tuple[str, ...]) -
                 "write e.g. http://127.0.0.1:9100/v1"
             )
         provider.api_key = _resolve_secret(provider.api_key, f"{path}.api_key", problems, env)
+    problems += _check_fallbacks(config)
     if not config.models:
         problems.append(
             "models: no aliases defined; add at least one, e.g. fast: [{provider: ..., model: ...}]"
@@ -223,6 +242,32 @@ def _check(config: Config, env: Mapping[str, str], protocols: tuple[str, ...]) -
                 )
         if sum(d.weight for d in spec.deployments) <= 0:
             problems.append(f"models.{alias}: every weight is 0; give one deployment a weight > 0")
+    for i, rule in enumerate(config.governance.downgrades):
+        if rule.to not in config.models:
+            problems.append(
+                f"governance.downgrades[{i}].to: unknown alias '{rule.to}'; "
+                f"known: {', '.join(config.models)}"
+            )
+    return problems
+
+
+def _check_fallbacks(config: Config) -> list[str]:
+    """Every alias a fallback setting names must exist and differ from the alias itself."""
+    problems: list[str] = []
+    known = ", ".join(config.models)
+    for alias, spec in config.aliases().items():
+        named = [(f"fallbacks[{i}]", target) for i, target in enumerate(spec.fallbacks)]
+        named += [
+            (setting, target)
+            for setting in ("on_context_window_exceeded", "on_content_policy")
+            if (target := getattr(spec, setting)) is not None
+        ]
+        for setting, target in named:
+            where = f"models.{alias}.{setting}"
+            if target == alias:
+                problems.append(f"{where}: an alias cannot fall back to itself; name another")
+            elif target not in config.models:
+                problems.append(f"{where}: unknown alias '{target}'; known: {known}")
     return problems
 
 

@@ -17,14 +17,19 @@ from pointsman.governance.auth import Authenticate
 from pointsman.governance.service import Governance
 from pointsman.providers.base import Provider
 from pointsman.providers.registry import build_provider
-from pointsman.reliability.dispatch import Dispatcher
+from pointsman.reliability.engine import Reliability
 from pointsman.routing.table import Resolve, RouteTable
 
 log = logging.getLogger("pointsman")
 
 
 class Gateway:
-    def __init__(self, config: Config, governance: Governance | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        governance: Governance | None = None,
+        reliability: Reliability | None = None,
+    ) -> None:
         self.config = config
         self.providers: dict[str, Provider] = {
             name: build_provider(name, spec) for name, spec in config.providers.items()
@@ -34,8 +39,10 @@ class Gateway:
         self.authenticate = Authenticate(config.server, keys)
         stages: list[Stage] = [self.authenticate, Resolve(self.routes)]
         if governance is not None:
-            stages += governance.stages(config)
-        self.pipeline = Pipeline(stages, Dispatcher())
+            stages += governance.stages(config, self.routes)
+        # Breakers and health outlive a snapshot: the Runtime passes the process's engine.
+        self.reliability = reliability if reliability is not None else Reliability(config)
+        self.pipeline = Pipeline(stages, self.reliability.dispatcher(config, self.routes))
         self.inflight = 0
         self.ready = False
         self._retired = False
@@ -44,10 +51,12 @@ class Gateway:
     async def start(self) -> None:
         for provider in self.providers.values():
             await provider.start()
+        self.reliability.start(self, self.config, self.providers)
         self.ready = True
 
     async def close(self) -> None:
         self.ready = False
+        await self.reliability.stop(self)
         for provider in self.providers.values():
             await provider.close()
 
@@ -74,7 +83,9 @@ class Runtime:
     def __init__(self, config: Config, path: str | Path | None = None) -> None:
         enabled = config.governance.enabled
         self.governance: Governance | None = Governance(config) if enabled else None
-        self.gateway = Gateway(config, self.governance)
+        shared = self.governance.state if self.governance is not None else None
+        self.reliability = Reliability(config, shared if shared and shared.shared else None)
+        self.gateway = Gateway(config, self.governance, self.reliability)
         self.path = path
         self.reloads = 0
 
@@ -88,7 +99,7 @@ class Runtime:
         except ConfigError as error:
             log.error("config reload refused; still serving the previous config\n%s", error)
             return False
-        fresh = Gateway(config, self.governance)
+        fresh = Gateway(config, self.governance, self.reliability)
         await fresh.start()
         if self.governance is not None:
             self.governance.configure(config)

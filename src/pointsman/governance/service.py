@@ -22,11 +22,16 @@ from typing import Any
 from pointsman.config import Config
 from pointsman.core.pipeline import Stage
 from pointsman.governance.accounting import Accounting, Pricing
+from pointsman.governance.alerts import AlertSink
+from pointsman.governance.anomaly import AnomalyWatch
 from pointsman.governance.budgets import BudgetBook, BudgetLedger, BudgetSpec, Mode, Period, Scope
 from pointsman.governance.catalog import Catalog
+from pointsman.governance.downgrade import Downgrade
 from pointsman.governance.enforce import Budgets, RateLimits
 from pointsman.governance.keys import KeyCache
 from pointsman.governance.limits import LimitBook, LimitSpec, RateLimiter
+from pointsman.governance.settings import DowngradeRule
+from pointsman.routing.table import RouteTable
 from pointsman.state import check_workers, make_backend
 from pointsman.store.budgets import Budget, BudgetStore, RateLimit
 from pointsman.store.engine import create_engine
@@ -84,13 +89,22 @@ class Governance:
         self.state = make_backend(config.state.url, prefix=config.state.prefix)
         check_workers(self.state, config.server.workers)
         self.keys = KeyCache(self.key_store, settings.refresh_seconds)
+        self.alerts = AlertSink(settings.alert_webhook)
+        self.anomalies = AnomalyWatch(
+            self.engine,
+            self.state,
+            self.alerts,
+            settings.anomaly_interval_seconds,
+            settings.anomaly_min_usd,
+        )
+        self.downgrades: dict[tuple[Scope, str], DowngradeRule] = {}
         self.book = BudgetBook()
         self.ledger = BudgetLedger(self.state, self.book)
         self.limiter = RateLimiter(self.state, LimitBook())
         self._config = config
         self._stored_budgets: list[Budget] = []
         self._stored_limits: list[RateLimit] = []
-        self._watch: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def describe(self) -> str:
@@ -103,13 +117,18 @@ class Governance:
         self.writer.start()
         await self.keys.start()
         await self._load_policies()
-        self._watch = asyncio.get_running_loop().create_task(self._refresh_policies())
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._refresh_policies()),
+            loop.create_task(self.anomalies.run()),
+        ]
 
     async def stop(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.keys.stop()
+        await self.alerts.close()
         left = await self.writer.drain()
         if left:
             log.error("usage writer: %d records could not be written at shutdown", left)
@@ -122,19 +141,26 @@ class Governance:
         self.settings = config.governance
         self._apply()
 
-    def stages(self, config: Config) -> list[Stage]:
+    def stages(self, config: Config, routes: RouteTable) -> list[Stage]:
         """This snapshot's governance stages, in pipeline order (after ``Resolve``)."""
         catalog = Catalog.load(overrides=config.catalog or None)
         pricing = Pricing(catalog)
         fail_open = config.governance.fail_open
         return [
+            Downgrade(self.ledger, lambda: self.downgrades, routes),
             RateLimits(
                 self.limiter,
                 estimate_cost=pricing.estimate,
                 actual_cost=pricing.actual,
                 fail_open=fail_open,
             ),
-            Budgets(self.ledger, pricing.estimate, pricing.actual, fail_open=fail_open),
+            Budgets(
+                self.ledger,
+                pricing.estimate,
+                pricing.actual,
+                on_alert=self.alerts.budget,
+                fail_open=fail_open,
+            ),
             Accounting(pricing, self.writer),
         ]
 
@@ -156,6 +182,17 @@ class Governance:
         stored = [b for b in stored if (b.scope, b.subject, b.period, b.org) not in configured]
         self.book.replace([*self.settings.budgets, *stored])
         self.limiter.book = limit_book(self.settings.limits, self._stored_limits)
+        rules = {(r.scope, r.subject): r for r in self.settings.downgrades}
+        for budget in self._stored_budgets:
+            if budget.downgrade_alias and budget.downgrade_threshold:
+                key = (Scope(budget.scope_kind), budget.scope_id)
+                rules.setdefault(
+                    key,
+                    DowngradeRule(
+                        key[0], key[1], budget.downgrade_alias, budget.downgrade_threshold
+                    ),
+                )
+        self.downgrades = rules
 
     async def _refresh_policies(self) -> None:
         seen: tuple[Any, ...] = ()

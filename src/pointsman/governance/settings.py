@@ -6,8 +6,17 @@ from typing import Annotated
 
 from msgspec import Meta, Struct, field
 
-from pointsman.governance.budgets import BudgetSpec
+from pointsman.governance.budgets import BudgetSpec, Scope
 from pointsman.governance.limits import LimitBook
+
+
+class DowngradeRule(Struct, frozen=True, forbid_unknown_fields=True):
+    """Above ``at`` (a share of the subject's budget), serve its requests with alias ``to``."""
+
+    scope: Scope
+    subject: str
+    to: str
+    at: Annotated[float, Meta(gt=0, le=1)] = 0.8
 
 
 class StateSettings(Struct, forbid_unknown_fields=True, omit_defaults=True, frozen=True):
@@ -31,4 +40,7 @@ class GovernanceSettings(Struct, forbid_unknown_fields=True, omit_defaults=True,
     auto_migrate: bool = True
     budgets: tuple[BudgetSpec, ...] = ()
     limits: LimitBook = field(default_factory=LimitBook)
+    downgrades: tuple[DowngradeRule, ...] = ()
     alert_webhook: str | None = None
+    anomaly_interval_seconds: Annotated[float, Meta(gt=0)] = 300.0
+    anomaly_min_usd: Annotated[float, Meta(ge=0)] = 1.0
