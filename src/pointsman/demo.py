@@ -24,8 +24,10 @@ from pointsman.config import parse_config
 from pointsman.local import serve_app
 
 MASTER_KEY = "demo-master-key"
-# Illustrative prices (USD per million tokens) for the simulated models, small vs frontier class.
-DEMO_PRICES = {"sim-small": (0.15, 0.60), "sim-large": (2.50, 10.00), "sim-embed": (0.02, 0.0)}
+# Two teams: "search" has room to spare, "experiments" a hard budget that runs out mid-demo.
+TEAMS = {"search": 1.00, "experiments": 0.002}
+# Budgets reserve each request's worst case; an output cap keeps that close to the real cost.
+MAX_TOKENS = 64
 
 TOOLS = [
     {
@@ -54,9 +56,13 @@ QUESTIONS = [
 ]
 
 
-def demo_config(sim_url: str) -> dict[str, Any]:
+def demo_config(sim_url: str, store_dir: str) -> dict[str, Any]:
     return {
         "server": {"auth": "key", "master_key": "env:POINTSMAN_DEMO_KEY"},
+        "store": {
+            "url": f"sqlite+aiosqlite:///{store_dir}/demo.db",
+            "usage": {"flush_interval": 0.2},
+        },
         "providers": {"sim": {"protocol": "openai", "base_url": f"{sim_url}/v1"}},
         "models": {
             "fast": [{"provider": "sim", "model": "sim-small"}],
@@ -69,6 +75,7 @@ def demo_config(sim_url: str) -> dict[str, Any]:
 @dataclass
 class Outcome:
     kind: str
+    team: str = "-"
     model: str = "-"
     ok: bool = True
     ttft: float | None = None
@@ -81,13 +88,7 @@ class Outcome:
 @dataclass
 class Tally:
     outcomes: list[Outcome] = field(default_factory=list)
-
-    def cost(self) -> float:
-        total = 0.0
-        for o in self.outcomes:
-            price_in, price_out = DEMO_PRICES.get(o.model, (0.0, 0.0))
-            total += (o.tokens_in * price_in + o.tokens_out * price_out) / 1e6
-        return total
+    spend: dict[str, float] = field(default_factory=dict)  # team -> USD, from the ledger
 
 
 async def _one(client: Any, n: int) -> Outcome:
@@ -108,6 +109,7 @@ async def _one(client: Any, n: int) -> Outcome:
                 messages=messages,
                 stream=True,
                 stream_options={"include_usage": True},
+                max_tokens=MAX_TOKENS,
             )
             async for chunk in stream:
                 if outcome.ttft is None and chunk.choices and chunk.choices[0].delta.content:
@@ -123,21 +125,66 @@ async def _one(client: Any, n: int) -> Outcome:
                 extra = {"tools": TOOLS, "tool_choice": "auto"}
             elif kind == "json":
                 extra = {"response_format": {"type": "json_object"}}
-            response = await client.chat.completions.create(model=alias, messages=messages, **extra)
+            response = await client.chat.completions.create(
+                model=alias, messages=messages, max_tokens=MAX_TOKENS, **extra
+            )
             outcome.model = response.model
             outcome.tokens_in = response.usage.prompt_tokens
             outcome.tokens_out = response.usage.completion_tokens
             outcome.ttft = time.perf_counter() - start
     except Exception as error:  # the demo reports failures; it must not stop on one
         outcome.ok, outcome.error = False, f"{type(error).__name__}: {error}"
+        if getattr(error, "code", None) == "budget_exceeded":
+            outcome.error = "refused: budget exceeded"
     outcome.total = time.perf_counter() - start
     return outcome
+
+
+async def _admin(base_url: str, method: str, path: str, body: Any = None) -> Any:
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{base_url}/admin/v1{path}", json=body, headers=headers) as r,
+    ):
+        r.raise_for_status()
+        return await r.json()
+
+
+async def provision(base_url: str) -> dict[str, tuple[str, str]]:
+    """One org, a team per entry of TEAMS with a hard monthly budget, a key each.
+
+    Returns team name -> (team id, key secret). Everything goes through the admin API.
+    """
+    org = await _admin(base_url, "POST", "/orgs", {"name": "acme"})
+    teams = {}
+    for name, usd in TEAMS.items():
+        team = await _admin(base_url, "POST", "/teams", {"org_id": org["id"], "name": name})
+        key = await _admin(
+            base_url, "POST", "/keys", {"name": f"{name}-app", "team_id": team["id"]}
+        )
+        budget = {"scope_kind": "team", "scope_id": team["id"], "limit_usd": usd}
+        await _admin(base_url, "PUT", "/budgets", budget)
+        teams[name] = (team["id"], key["secret"])
+    return teams
+
+
+async def ledger_spend(base_url: str, teams: dict[str, tuple[str, str]]) -> dict[str, float]:
+    await asyncio.sleep(0.5)  # let the usage writer flush its last batch (every 0.2 s here)
+    rows = await _admin(base_url, "GET", "/spend?by=team&since=2000-01-01")
+    by_id = {row["group"]: row["cost_usd"] for row in rows}
+    return {name: by_id.get(team_id, 0.0) for name, (team_id, _) in teams.items()}
 
 
 async def _workload(base_url: str, requests: int, concurrency: int, console: Console) -> Tally:
     from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    teams = await provision(base_url)
+    clients = {
+        name: AsyncOpenAI(base_url=f"{base_url}/v1", api_key=secret, max_retries=0)
+        for name, (_, secret) in teams.items()
+    }
     tally = Tally()
     gate = asyncio.Semaphore(concurrency)
     columns = (
@@ -147,12 +194,17 @@ async def _workload(base_url: str, requests: int, concurrency: int, console: Con
         task = progress.add_task("requests", total=requests)
 
         async def run(n: int) -> None:
+            team = "experiments" if n % 3 == 0 else "search"
             async with gate:
-                tally.outcomes.append(await _one(client, n))
+                outcome = await _one(clients[team], n)
+                outcome.team = team
+                tally.outcomes.append(outcome)
                 progress.advance(task)
 
         await asyncio.gather(*(run(n) for n in range(requests)))
-    await client.close()
+    for client in clients.values():
+        await client.close()
+    tally.spend = await ledger_spend(base_url, teams)
     return tally
 
 
@@ -183,17 +235,30 @@ def summary(tally: Tally, elapsed: float) -> Table:
     table.add_row(
         "tokens in / out", f"{sum(o.tokens_in for o in ok)} / {sum(o.tokens_out for o in ok)}"
     )
-    table.add_row("estimated cost (USD)", f"{tally.cost():.6f}")
     if totals:
         table.add_row("mean latency (ms)", f"{statistics.fmean(totals) * 1000:.1f}")
-    failures = Counter(o.error.split(":")[0] for o in outcomes if not o.ok)
+    table.add_row("cost from the ledger (USD)", f"{sum(tally.spend.values()):.6f}")
+    for team, usd in tally.spend.items():
+        mine = [o for o in outcomes if o.team == team]
+        refused = sum(1 for o in mine if o.error.startswith("refused"))
+        table.add_row(
+            f"  team {team} (budget ${TEAMS[team]:g})",
+            f"{len(mine) - refused} served, {refused} refused, ${usd:.6f}",
+        )
+    failures = Counter(o.error.split(":")[0] for o in outcomes if not o.ok and not refused_(o))
     for name, count in failures.items():
         table.add_row(f"  failed: {name}", str(count))
     return table
 
 
+def refused_(outcome: Outcome) -> bool:
+    """A budget refusal is governance working, not a failure."""
+    return outcome.error.startswith("refused")
+
+
 async def _main(requests: int, concurrency: int, console: Console) -> int:
     import os
+    import tempfile
 
     from pointsman.simulator.server import SimServer
 
@@ -202,7 +267,8 @@ async def _main(requests: int, concurrency: int, console: Console) -> int:
     await sim.start("127.0.0.1", 0)
     sim_url = f"http://127.0.0.1:{sim.port}"
     console.print(f"simulated provider (SIMULATED answers) on {sim_url}")
-    config = parse_config(demo_config(sim_url))
+    store = tempfile.TemporaryDirectory(prefix="pointsman-demo-")
+    config = parse_config(demo_config(sim_url, store.name))
     try:
         async with serve_app(create_app(config)) as url:
             console.print(f"gateway on {url}/v1, driving it with the official openai SDK")
@@ -211,7 +277,8 @@ async def _main(requests: int, concurrency: int, console: Console) -> int:
             console.print(summary(tally, time.perf_counter() - start))
     finally:
         await sim.stop()
-    return 0 if all(o.ok for o in tally.outcomes) else 1
+        store.cleanup()
+    return 0 if all(o.ok or refused_(o) for o in tally.outcomes) else 1
 
 
 def run_demo(requests: int = 200, concurrency: int = 16) -> int:
