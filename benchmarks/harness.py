@@ -118,7 +118,7 @@ wrk.headers["Authorization"] = "Bearer {key}"
                 "wrk",
                 "-t1",
                 f"-c{connections}",
-                f"-d{seconds}s",
+                f"-d{seconds:g}s",
                 "--latency",
                 "-s",
                 handle.name,
@@ -132,8 +132,9 @@ wrk.headers["Authorization"] = "Bearer {key}"
     finally:
         os.unlink(handle.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # anchored: a "+/- Stdev" column like "98.99%" must not pass for the 99th percentile
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = int(bad.group(1)) if bad else 0
     socket_errors = re.search(

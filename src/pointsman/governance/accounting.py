@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # Real tokenizers can count more tokens than the 4-characters-per-token estimate; reserving
 # against 1.2x the estimate keeps actual spend under a hard budget for ordinary text.
 PROMPT_MARGIN = 1.2
+_PROMPT = "pricing.prompt"
 _ESTIMATE = "pricing.estimate"
 _ACTUAL = "pricing.actual"
 
@@ -48,14 +49,26 @@ class Pricing:
             self._info[name] = self.catalog.lookup(deployment.model, deployment.provider.protocol)
         return self._info[name]
 
-    def prompt_tokens(self, ctx: RequestContext) -> int:
+    @staticmethod
+    def prompt_tokens(ctx: RequestContext) -> int:
+        """The prompt's estimated tokens (memoised on ``ctx``)."""
+        cached = ctx.notes.get(_PROMPT)
+        if cached is not None:
+            return int(cached)
+        tokens = 0
         if ctx.chat is not None:
-            return estimate_prompt_tokens(ctx.chat.messages, ctx.chat.tools)
-        if ctx.embedding is not None:
+            tokens = estimate_prompt_tokens(ctx.chat.messages, ctx.chat.tools)
+        elif ctx.embedding is not None:
             given = ctx.embedding.input
             texts = [given] if isinstance(given, str) else given
-            return sum(estimate_text_tokens(t) if isinstance(t, str) else 1 for t in texts)
-        return 0
+            tokens = sum(estimate_text_tokens(t) if isinstance(t, str) else 1 for t in texts)
+        ctx.notes[_PROMPT] = tokens
+        return tokens
+
+    def tokens(self, ctx: RequestContext) -> int:
+        """Tokens a request may use, for TPM limits: prompt estimate plus its output cap."""
+        cap = ctx.chat.output_limit if ctx.chat is not None else None
+        return self.prompt_tokens(ctx) + (cap or 0)
 
     def estimate(self, ctx: RequestContext) -> int:
         """Worst-case micro-USD over every candidate (memoised on ``ctx``)."""

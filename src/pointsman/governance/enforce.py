@@ -11,9 +11,8 @@ micro-USD from callables supplied by the cost module: ``estimate_cost(ctx)`` mus
 for every candidate (the budget guarantee rests on it); ``actual_cost(ctx)`` prices ``ctx.usage``
 and ``ctx.deployment`` after the fact (0 when nothing was served).
 
-Who pays: org, team and key from ``ctx.caller`` (``org_id``/``team_id`` when the caller has them),
-user from the request's ``user`` field, feature from the ``x-pointsman-feature`` header or
-``metadata.feature``.
+Who pays: org, team and key from ``ctx.caller``; the user pinned to the key, else the request's
+``user`` field; the feature from the ``x-pointsman-feature`` header or ``metadata.feature``.
 
 When the shared state is unreachable the stages fail closed (503 ``state_unavailable``) unless
 built with ``fail_open=True``, which serves the request unmetered and logs it.
@@ -45,9 +44,16 @@ FEATURE_HEADER = "x-pointsman-feature"
 
 
 def subjects_of(ctx: RequestContext) -> Subjects:
-    """Who this request is charged to."""
+    """Who this request is charged to.
+
+    A user pinned to the key (``caller.user_id``) wins over the request's ``user`` field: that
+    field and the feature are declared by the client, so budgets on them bind honest clients
+    only, unless the key pins them.
+    """
     caller = ctx.caller
-    user = ctx.chat.user if ctx.chat else ctx.embedding.user if ctx.embedding else None
+    user = getattr(caller, "user_id", None)
+    if user is None:
+        user = ctx.chat.user if ctx.chat else ctx.embedding.user if ctx.embedding else None
     feature = ctx.headers.get(FEATURE_HEADER)
     if feature is None and ctx.chat is not None and ctx.chat.metadata:
         feature = ctx.chat.metadata.get("feature")

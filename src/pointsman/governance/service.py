@@ -152,6 +152,7 @@ class Governance:
                 self.limiter,
                 estimate_cost=pricing.estimate,
                 actual_cost=pricing.actual,
+                tokens=pricing.tokens,
                 fail_open=fail_open,
             ),
             Budgets(
@@ -195,19 +196,15 @@ class Governance:
         self.downgrades = rules
 
     async def _refresh_policies(self) -> None:
-        seen: tuple[Any, ...] = ()
+        """Reload budgets and limits when the store's fingerprint changes (one cheap query a
+        ``refresh_seconds``; deletions change the count)."""
+        seen: tuple[Any, ...] = await self.budget_store.fingerprint()
         while True:
             await asyncio.sleep(self.settings.refresh_seconds)
             try:
-                budgets = await self.budget_store.list_budgets()
-                limits = await self.budget_store.list_rate_limits()
-                stamp = (
-                    tuple((b.id, b.updated_at) for b in budgets),
-                    tuple((r.id, r.updated_at) for r in limits),
-                )
+                stamp = await self.budget_store.fingerprint()
                 if stamp != seen:
                     seen = stamp
-                    self._stored_budgets, self._stored_limits = budgets, limits
-                    self._apply()
+                    await self._load_policies()
             except Exception:
                 log.exception("budgets and limits: refresh failed; keeping the previous ones")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pointsman.store.keys import new_id
@@ -176,6 +176,18 @@ class BudgetStore:
                 index_elements=["scope_kind", "scope_id"], set_=values
             ).returning(rate_limits)
             return RateLimit(**(await conn.execute(statement)).one()._mapping)
+
+    async def fingerprint(self) -> tuple[Any, ...]:
+        """A cheap summary that changes whenever a budget or a rate limit is written."""
+        query = select(
+            *(
+                select(aggregate).select_from(table).scalar_subquery()
+                for table in (budgets, rate_limits)
+                for aggregate in (func.count(), func.max(table.c.updated_at))
+            )
+        )
+        async with self.engine.connect() as conn:
+            return tuple((await conn.execute(query)).one())
 
     async def list_rate_limits(self) -> list[RateLimit]:
         query = select(rate_limits).order_by(rate_limits.c.scope_kind, rate_limits.c.scope_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,5 +75,8 @@ class UsageRecord:
         )
 
     def row(self) -> dict[str, Any]:
-        """The column values for ``usage_records``."""
-        return asdict(self)
+        """The column values for ``usage_records`` (no deep copy: every field is immutable)."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(UsageRecord))

@@ -139,11 +139,18 @@ class UsageWriter:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="usage-writer")
 
     async def flush(self) -> bool:
-        """Write everything queued now. True when the queue was emptied, False on a failure."""
+        """Write what is queued now, in batches. True when written, False on a failure.
+
+        Records that arrive during the flush wait for the next one: under load, flushing
+        "until empty" would degenerate into a stream of tiny transactions.
+        """
         async with self._lock:
-            while self._queue:
-                if not await self._write_next():
+            remaining = len(self._queue)
+            while remaining > 0:
+                count = min(self.batch_size, remaining)
+                if not await self._write_next(count):
                     return False
+                remaining -= count
             return True
 
     async def drain(self, max_seconds: float | None = 30.0) -> int:
@@ -182,9 +189,9 @@ class UsageWriter:
             else:
                 backoff = min(max(backoff * 2, self.flush_interval), self.max_backoff)
 
-    async def _write_next(self) -> bool:
-        """Write one batch from the head of the queue. Caller holds ``_lock``."""
-        batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+    async def _write_next(self, count: int) -> bool:
+        """Write ``count`` records from the head of the queue. Caller holds ``_lock``."""
+        batch = [self._queue.popleft() for _ in range(min(count, len(self._queue)))]
         self._inflight = len(batch)
         taken = time.monotonic()
         rejected = self.stats.rejected

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import msgspec
 import pytest
@@ -33,15 +32,7 @@ from pointsman.state.memory import MemoryBackend
 PRICE = 1_000  # micro-USD per token, for these tests only
 
 
-@dataclass(frozen=True, slots=True)
-class TeamCaller(Caller):
-    """A caller with the org and team fields the key store will add."""
-
-    org_id: str | None = None
-    team_id: str | None = None
-
-
-CALLER = TeamCaller(key_id="k1", name="key one", org_id="acme", team_id="research")
+CALLER = Caller(key_id="k1", name="key one", org_id="acme", team_id="research")
 
 
 def context(
@@ -94,7 +85,9 @@ def test_subjects_come_from_caller_request_and_header() -> None:
     by_header = subjects_of(context(headers={"x-pointsman-feature": "chat"}))
     assert by_header.feature == "chat"
     plain = subjects_of(context(Caller(key_id="k2", name="plain")))
-    assert (plain.org, plain.team, plain.key) == (None, None, "k2")
+    assert (plain.org, plain.team, plain.key, plain.user) == (None, None, "k2", "ann")
+    pinned = subjects_of(context(Caller(key_id="k3", name="bob's key", user_id="bob")))
+    assert pinned.user == "bob"  # the key's user, not the one the request claims
 
 
 async def test_reserves_the_worst_case_then_settles_the_actual_cost() -> None:
