@@ -37,9 +37,25 @@ class Gateway:
         self.routes = RouteTable.from_config(config, self.providers)
         keys = governance.keys if governance is not None else None
         self.authenticate = Authenticate(config.server, keys)
-        stages: list[Stage] = [self.authenticate, Resolve(self.routes)]
-        if governance is not None:
-            stages += governance.stages(config, self.routes)
+        gates, spend = governance.stages(config, self.routes) if governance else ([], [])
+        # The order of the pipeline, and why (see core/pipeline.py for the hook contract):
+        #   observe      first, so its completion runs last and sees every outcome
+        #   authenticate who is calling
+        #   resolve      alias -> ordered candidate deployments
+        #   gates        budget downgrade, accounting, rate limits
+        #   cache        a hit short-circuits here: no reservation, no dispatch
+        #   spend        the budget reservation of the worst-case cost
+        #   (dispatcher) the attempt loop
+        observe: list[Stage] = []
+        cache: list[Stage] = []
+        stages: list[Stage] = [
+            *observe,
+            self.authenticate,
+            Resolve(self.routes),
+            *gates,
+            *cache,
+            *spend,
+        ]
         # Breakers and health outlive a snapshot: the Runtime passes the process's engine.
         self.reliability = reliability if reliability is not None else Reliability(config)
         self.pipeline = Pipeline(stages, self.reliability.dispatcher(config, self.routes))

@@ -103,6 +103,8 @@ class Accounting(Stage):
         self.writer = writer
 
     async def on_complete(self, ctx: RequestContext) -> None:
+        if not ctx.attempts and ctx.result is None:
+            return  # refused before dispatch (rate limit, budget): nothing was served or spent
         deployment = ctx.deployment
         who = subjects_of(ctx)
         finished = ctx.finished_at or time.perf_counter()

@@ -141,13 +141,20 @@ class Governance:
         self.settings = config.governance
         self._apply()
 
-    def stages(self, config: Config, routes: RouteTable) -> list[Stage]:
-        """This snapshot's governance stages, in pipeline order (after ``Resolve``)."""
+    def stages(self, config: Config, routes: RouteTable) -> tuple[list[Stage], list[Stage]]:
+        """This snapshot's governance stages: ``(gates, spend)``.
+
+        ``gates`` (downgrade, accounting, rate limits) go right after ``Resolve``; ``spend``
+        (the budget reservation) goes last, after the cache, because a cache hit costs nothing.
+        Accounting comes before the rest so that its completion, which runs in reverse order,
+        sees the final outcome of every request that got that far, cache hits included.
+        """
         catalog = Catalog.load(overrides=config.catalog or None)
         pricing = Pricing(catalog)
         fail_open = config.governance.fail_open
-        return [
+        gates: list[Stage] = [
             Downgrade(self.ledger, lambda: self.downgrades, routes),
+            Accounting(pricing, self.writer),
             RateLimits(
                 self.limiter,
                 estimate_cost=pricing.estimate,
@@ -155,15 +162,17 @@ class Governance:
                 tokens=pricing.tokens,
                 fail_open=fail_open,
             ),
+        ]
+        spend: list[Stage] = [
             Budgets(
                 self.ledger,
                 pricing.estimate,
                 pricing.actual,
                 on_alert=self.alerts.budget,
                 fail_open=fail_open,
-            ),
-            Accounting(pricing, self.writer),
+            )
         ]
+        return gates, spend
 
     async def changed(self, what: str) -> None:
         """Something was written through this process: make it effective now."""
