@@ -51,13 +51,25 @@ class Caller:
 
 @dataclass(slots=True)
 class Attempt:
-    """One call to one deployment."""
+    """One call to one deployment, or one deployment skipped without a call.
+
+    ``number`` counts calls within the request from 1 (0 for a skip). ``outcome`` is "ok", the
+    error code that ended the call, or "skipped". ``cause`` says why it failed or was skipped:
+    ``http_<status>``, ``connection``, ``timeout_<connect|ttft|idle|total>``, ``breaker_open``,
+    ``rate_limited`` (waiting out a Retry-After), ``midstream`` ... ``latency`` is seconds to the
+    first byte of the answer (streams) or to the whole answer.
+    """
 
     deployment: str
     number: int
     started: float
     latency: float = 0.0
     outcome: str = "ok"  # "ok" or the error code that ended it
+    provider: str = ""
+    region: str | None = None
+    alias: str = ""  # the alias of the chain this deployment was reached through
+    cause: str | None = None
+    status: int | None = None  # the upstream's HTTP status, when it answered one
 
 
 @dataclass(slots=True)

@@ -8,8 +8,11 @@ because it is several times faster per request, which matters on the hot path.
 from __future__ import annotations
 
 import email.utils
+import math
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -21,6 +24,7 @@ from pointsman.errors import (
     UpstreamBadRequestError,
     UpstreamError,
     UpstreamRateLimitedError,
+    UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
 
@@ -56,7 +60,11 @@ def open_session(config: ProviderConfig) -> aiohttp.ClientSession:
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``retry-after-ms``."""
+    """Seconds to wait from ``retry-after-ms``, ``Retry-After`` (seconds or HTTP date), or else
+    the providers' rate-limit reset headers (:func:`rate_limit_reset`); None when none applies.
+
+    ``headers`` should be case-insensitive, as aiohttp's are.
+    """
     millis = headers.get("retry-after-ms")
     if millis:
         try:
@@ -65,12 +73,61 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
             pass
     value = headers.get("Retry-After")
     if not value:
-        return None
+        return rate_limit_reset(headers)
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return rate_limit_reset(headers)
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float | None:
+    """``6m0s``, ``1s``, ``20ms``, ``1h2m3.5s`` (OpenAI's reset format) → seconds; else None."""
+    text = text.strip()
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def _until(timestamp: str) -> float | None:
+    """Seconds from now until an RFC 3339 time (Anthropic's reset format); None if malformed."""
+    try:
+        moment = datetime.fromisoformat(timestamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def rate_limit_reset(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the exhausted rate limit resets, from the providers' reset headers.
+
+    OpenAI (and compatible servers): ``x-ratelimit-reset-{requests,tokens}`` as durations;
+    Anthropic: ``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset`` as
+    RFC 3339 times. Only limits whose ``remaining`` is 0 count, or every limit when no
+    ``remaining`` header was sent; the longest wait wins. None when nothing applies.
+    """
+    resets: list[tuple[str | None, float | None]] = []
+    for kind in ("requests", "tokens"):
+        if reset := headers.get(f"x-ratelimit-reset-{kind}"):
+            resets.append((headers.get(f"x-ratelimit-remaining-{kind}"), parse_duration(reset)))
+    for kind in ("requests", "tokens", "input-tokens", "output-tokens"):
+        if reset := headers.get(f"anthropic-ratelimit-{kind}-reset"):
+            remaining = headers.get(f"anthropic-ratelimit-{kind}-remaining")
+            resets.append((remaining, _until(reset)))
+    if any(remaining is not None for remaining, _ in resets):
+        resets = [(r, wait) for r, wait in resets if r is not None and r.strip() == "0"]
+    waits = [wait for _, wait in resets if wait is not None]
+    return max(waits) if waits else None
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -117,11 +174,14 @@ def status_error(
         )
     else:
         kind_of = UpstreamBadRequestError
+    retry_after = parse_retry_after(headers) if kind_of.retryable else None
     return kind_of(
         text,
         deployment=deployment,
         upstream_status=status,
-        retry_after=parse_retry_after(headers) if kind_of.retryable else None,
+        retry_after=retry_after,
+        # The client learns when to come back (the reliability layer may fail over first).
+        headers={"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else None,
     )
 
 
@@ -166,6 +226,8 @@ def _parse_block(block: bytes) -> tuple[bytes, bytes | None]:
 
 
 ErrorReader = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
+# aiohttp >= 3.10 tells a connect timeout from a read timeout; older ones do not.
+_CONNECT_TIMEOUT: type[Exception] | tuple[()] = getattr(aiohttp, "ConnectionTimeoutError", ())
 
 
 async def post_json(
@@ -184,9 +246,13 @@ async def post_json(
     """
     try:
         response = await session.post(url, data=data, headers=headers)
-    except TimeoutError as exc:
+    except _CONNECT_TIMEOUT as exc:
         raise UpstreamUnavailableError(
             f"{deployment}: connect timed out", deployment=deployment
+        ) from exc
+    except TimeoutError as exc:  # aiohttp's read timeout: no answer in time
+        raise UpstreamTimeoutError(
+            f"{deployment}: no answer within the read timeout", deployment=deployment
         ) from exc
     except aiohttp.ClientError as exc:
         raise UpstreamUnavailableError(

@@ -1,96 +1,199 @@
-"""The terminal of the pipeline: send the request to a deployment and attach the answer.
+"""The terminal of the pipeline: the attempt loop.
 
-A stream is *primed* here: the dispatcher waits for its first batch of payloads before
-returning, so any
-failure up to the first token surfaces as an ordinary error while nothing has been sent to the
-client yet (and can fail over). Only after that does the edge start the HTTP response.
+For each request the :class:`Dispatcher` walks the deployments (:mod:`.walk`), calls them
+(:mod:`.calls`, under the provider's timeouts), retries and falls back as each failure warrants
+(:mod:`.classify`), and attaches the first answer to the context: ``ctx.result`` for a whole
+answer, ``ctx.stream`` for a primed stream. It never attaches an error as an answer: when nothing
+could serve, it raises one error naming what was tried (:mod:`.trail`), so a non-streamed
+request never gets HTTP 200 with an error body.
+
+With hedging on (``hedge_after``), calls race (:mod:`.hedge`) instead of running one by one.
+
+Every call is recorded on ``ctx.attempts`` and in the deployment's health state; moves to
+another deployment are logged as one JSON object each on the ``pointsman.reliability`` logger;
+the response carries ``x-pointsman-attempts`` (calls made) and ``x-pointsman-deployment``.
+On the happy path the loop costs a few microseconds: one gate check, one record.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Mapping
 
+import msgspec
+
+from pointsman.config import Timeouts
 from pointsman.core.pipeline import Attempt, RequestContext
-from pointsman.errors import PointsmanError, UnprocessableContentError
-from pointsman.providers.base import (
-    ChatCall,
-    ChatProvider,
-    ChatStream,
-    EmbeddingCall,
-    EmbeddingsProvider,
-)
-from pointsman.routing.table import Deployment
+from pointsman.errors import PointsmanError, UpstreamRateLimitedError
+from pointsman.reliability.board import DeploymentState
+from pointsman.reliability.calls import Answer, CallPlan, call_deployment
+from pointsman.reliability.classify import Verdict, cause, verdict
+from pointsman.reliability.hedge import race
+from pointsman.reliability.streams import EndHook, GuardedStream
+from pointsman.reliability.walk import NO_PLAN, Launch, Walk, WalkDeps
+
+log = logging.getLogger("pointsman.reliability")
+DEFAULT_TIMEOUTS = Timeouts()
+_encode = msgspec.json.encode
 
 
-class PrimedStream(ChatStream):
-    """A stream whose first batch has already been read from the upstream."""
-
-    def __init__(
-        self, inner: ChatStream, iterator: AsyncIterator[list[bytes]], first: list[bytes] | None
-    ) -> None:
-        self._inner = inner
-        self._iterator = iterator
-        self._first = first
-
-    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield first
-            async for batch in self._iterator:
-                yield batch
-        self.usage = self._inner.usage
-        self.finish_reason = self._inner.finish_reason
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-async def prime(stream: ChatStream) -> PrimedStream:
-    """Read the first batch. Raises what the upstream raised; closes the stream on failure."""
-    iterator = aiter(stream)
-    try:
-        first = await anext(iterator, None)
-    except BaseException:
-        await stream.aclose()
-        raise
-    return PrimedStream(stream, iterator, first)
+def log_event(**fields: object) -> None:
+    """One structured event as a JSON object on the ``pointsman.reliability`` logger."""
+    if log.isEnabledFor(logging.INFO):
+        log.info(_encode(fields).decode())
 
 
 class Dispatcher:
-    """Calls the first candidate. (The reliability issue turns this into the full attempt loop.)"""
+    """The attempt loop over one config snapshot; see the module docstring.
+
+    Args:
+        deps: what every request's walk shares (routes, plans, board, budget, counters ...).
+        timeouts: per provider name; providers not listed get the defaults.
+        hedge_after: the default hedging delay (aliases may set their own); None: no hedging.
+    """
+
+    def __init__(
+        self,
+        deps: WalkDeps,
+        timeouts: Mapping[str, Timeouts],
+        hedge_after: float | None = None,
+    ) -> None:
+        self.deps = deps
+        self.timeouts = dict(timeouts)
+        self.hedge_after = hedge_after
 
     async def __call__(self, ctx: RequestContext) -> None:
-        deployment = ctx.candidates[0]
-        attempt = Attempt(deployment.name, 1, time.perf_counter())
-        ctx.attempts.append(attempt)
+        deps = self.deps
+        deps.counters.requests += 1
+        deps.budget.record_request(deps.clock())
+        hedge = deps.plans.get(ctx.alias, NO_PLAN).hedge_after or self.hedge_after
+        walk = Walk(ctx, deps, retry_same=hedge is None)
         try:
-            await self._call(ctx, deployment)
+            if hedge is None:
+                launch, answer = await self._one_by_one(ctx, walk)
+            else:
+                launch, answer = await race(
+                    walk, lambda launch: self._attempt(ctx, launch, walk), hedge, deps.counters
+                )
         except PointsmanError as error:
-            attempt.outcome = error.code or type(error).__name__
+            error.headers.setdefault("x-pointsman-attempts", str(walk.calls))
             raise
-        finally:
-            attempt.latency = time.perf_counter() - attempt.started
+        deployment = launch.deployment
         ctx.deployment = deployment
         ctx.response_headers["x-pointsman-deployment"] = deployment.name
-
-    async def _call(self, ctx: RequestContext, deployment: Deployment) -> None:
-        provider = deployment.provider
-        if ctx.kind == "embeddings":
-            if not isinstance(provider, EmbeddingsProvider) or ctx.embedding is None:
-                raise UnprocessableContentError(
-                    f"'{ctx.alias}' is not served by an embeddings-capable provider", param="model"
-                )
-            call = EmbeddingCall(ctx.embedding, ctx.body, deployment.model, deployment.name)
-            result = await provider.embeddings(call)
-            ctx.result, ctx.usage = result, result.usage
-            return
-        if not isinstance(provider, ChatProvider) or ctx.chat is None:
-            raise UnprocessableContentError(f"'{ctx.alias}' cannot chat", param="model")
-        chat_call = ChatCall(ctx.chat, ctx.body, deployment.model, deployment.name)
-        if ctx.streaming:
-            ctx.stream = await prime(await provider.chat_stream(chat_call))
+        ctx.response_headers["x-pointsman-attempts"] = str(walk.calls)
+        if isinstance(answer, GuardedStream):
+            ctx.stream = answer
             ctx.first_token_at = time.perf_counter()
         else:
-            chat_result = await provider.chat(chat_call)
-            ctx.result, ctx.usage = chat_result, chat_result.usage
+            ctx.result, ctx.usage = answer, answer.usage
+
+    async def _one_by_one(self, ctx: RequestContext, walk: Walk) -> tuple[Launch, Answer]:
+        while (launch := walk.next()) is not None:
+            try:
+                return launch, await self._attempt(ctx, launch, walk)
+            except PointsmanError as error:
+                wait = walk.failed(launch, error)
+                if wait:
+                    await asyncio.sleep(wait)
+        self.deps.counters.unavailable += 1
+        raise walk.error()
+
+    async def _attempt(self, ctx: RequestContext, launch: Launch, walk: Walk) -> Answer:
+        """One call, recorded on ``ctx.attempts``, the deployment's state and the counters."""
+        deps = self.deps
+        deployment, state = launch.deployment, launch.state
+        if launch.number > 1:
+            self._note_move(ctx, launch, walk)
+        provider = deployment.provider.name
+        attempt = Attempt(
+            deployment.name,
+            launch.number,
+            time.perf_counter(),
+            provider=provider,
+            region=state.info.region,
+            alias=launch.alias,
+        )
+        ctx.attempts.append(attempt)
+        streaming = ctx.streaming
+        plan = CallPlan(
+            self.timeouts.get(provider, DEFAULT_TIMEOUTS),
+            switchable=streaming and walk.has_alternative(),
+            on_end=self._stream_end(ctx, attempt, state) if streaming else None,
+        )
+        try:
+            answer = await call_deployment(ctx, deployment, plan)
+        except PointsmanError as error:
+            self._failed(attempt, launch, error)
+            raise
+        except BaseException:  # cancelled: a hedge lost, or the client went away
+            attempt.latency = time.perf_counter() - attempt.started
+            attempt.outcome = attempt.cause = "cancelled"
+            state.released(launch.probe)
+            raise
+        attempt.latency = latency = time.perf_counter() - attempt.started
+        now = deps.clock()
+        state.responded(latency, now, launch.probe)
+        if not streaming:
+            state.finished(True, now)
+        deps.counters.attempts["ok"] += 1
+        return answer
+
+    def _failed(self, attempt: Attempt, launch: Launch, error: PointsmanError) -> None:
+        state = launch.state
+        what = cause(error)
+        attempt.latency = time.perf_counter() - attempt.started
+        attempt.outcome = error.code or type(error).__name__
+        attempt.cause = what
+        attempt.status = getattr(error, "upstream_status", None)
+        self.deps.counters.attempts[what] += 1
+        now = self.deps.clock()
+        if isinstance(error, UpstreamRateLimitedError):
+            state.rate_limited(now, error.retry_after, launch.probe)
+        elif verdict(error) in (Verdict.RETRY, Verdict.NEXT):
+            state.failed(now, error.message, launch.probe)
+        else:  # the request was at fault; the deployment answered
+            state.responded(attempt.latency, now, launch.probe)
+            state.finished(True, now)
+
+    def _note_move(self, ctx: RequestContext, launch: Launch, walk: Walk) -> None:
+        counters = self.deps.counters
+        last = walk.last
+        what = last[1] if last else "none"
+        if launch.reason == "retry":
+            counters.retries[what] += 1
+        elif launch.reason != "hedge":
+            counters.fallbacks[what] += 1
+        log_event(
+            event=launch.reason if launch.reason in ("retry", "hedge") else "fallback",
+            reason=launch.reason,
+            request_id=ctx.request_id,
+            alias=ctx.alias,
+            via=launch.alias,
+            previous=last[0] if last else None,
+            cause=what,
+            to=launch.deployment.name,
+            call=launch.number,
+        )
+
+    def _stream_end(self, ctx: RequestContext, attempt: Attempt, state: DeploymentState) -> EndHook:
+        def end(error: PointsmanError | None) -> None:
+            now = self.deps.clock()
+            if error is None:
+                state.finished(True, now)
+                return
+            attempt.outcome = error.code or type(error).__name__
+            attempt.cause = f"midstream_{cause(error)}"
+            self.deps.counters.midstream_failures += 1
+            state.finished(False, now, error.message)
+            log_event(
+                event="midstream_failure",
+                request_id=ctx.request_id,
+                alias=ctx.alias,
+                deployment=attempt.deployment,
+                cause=attempt.cause,
+            )
+
+        return end
