@@ -139,11 +139,12 @@ async def test_upstream_rate_limit_maps_to_429(sim: SimServer, client: openai.As
     assert caught.value.code == "upstream_rate_limited"
 
 
-async def test_upstream_outage_maps_to_502(sim: SimServer, client: openai.AsyncOpenAI) -> None:
+async def test_upstream_outage_maps_to_503(sim: SimServer, client: openai.AsyncOpenAI) -> None:
+    """Every candidate failed: 503 naming each deployment tried and why (reliability issue)."""
     await _set_profile(sim, "sim-instant", down=True)
     with pytest.raises(openai.InternalServerError) as caught:
         await client.chat.completions.create(model="instant", messages=HELLO)
-    assert caught.value.status_code == 502
+    assert caught.value.status_code == 503
     assert "sim/sim-instant" in caught.value.message
 
 
@@ -163,7 +164,7 @@ async def test_midstream_disconnect_is_never_a_silent_short_answer(
 async def test_upstream_key_never_leaks(
     start_gateway: GatewayFactory, sim: SimServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The upstream refuses our key: the client gets a 502 naming the provider, not the key."""
+    """The upstream refuses our key: the client gets a 503 naming the provider, not the key."""
     from .conftest import gateway_config
 
     caplog.set_level(logging.DEBUG)
@@ -175,7 +176,7 @@ async def test_upstream_key_never_leaks(
     ):
         with pytest.raises(openai.InternalServerError) as caught:
             await client.chat.completions.create(model="fast", messages=HELLO)
-    assert caught.value.status_code == 502
+    assert caught.value.status_code == 503
     assert "credentials" in caught.value.message
     for secret in (MASTER_KEY, SIM_KEY):
         assert secret not in caught.value.message
