@@ -14,6 +14,7 @@ database round-trip on the request path.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pointsman.core.pipeline import RequestContext, Stage
@@ -36,12 +37,79 @@ _ESTIMATE = "pricing.estimate"
 _ACTUAL = "pricing.actual"
 
 
+SCALE = 1_000_000  # prices (USD per million tokens = micro-USD per token) as integers
+
+
+@dataclass(frozen=True, slots=True)
+class WorstCase:
+    """A model's worst-case rates as scaled integers, for exact integer arithmetic.
+
+    Equal to :func:`~pointsman.governance.costs.worst_case_cost` (tested), at a fraction of its
+    cost: the reservation is priced on every request.
+    """
+
+    input: int  # max(input, cache write), scaled
+    output: int  # max(output, reasoning), scaled
+    max_output: int | None
+    tier_threshold: int | None = None
+    tier_input: int = 0
+    tier_output: int = 0
+
+    @classmethod
+    def of(cls, info: ModelInfo) -> WorstCase | None:
+        """None when a price has more than six decimals (the caller falls back to Decimal)."""
+        low, high = info.rates(0), None
+        if info.long_context is not None:
+            high = info.rates(info.long_context.threshold + 1)
+        prices = [max(low.input, low.cache_write), max(low.output, low.reasoning)]
+        if high is not None:
+            prices += [max(high.input, high.cache_write), max(high.output, high.reasoning)]
+        scaled = [price * SCALE for price in prices]
+        if any(value != int(value) for value in scaled):
+            return None
+        ints = [int(value) for value in scaled]
+        tier = info.long_context.threshold if info.long_context is not None else None
+        high_in, high_out = ints[2:] or [0, 0]
+        return cls(ints[0], ints[1], info.max_output, tier, high_in, high_out)
+
+    def cost(self, prompt_tokens: int, max_output: int | None, choices: int = 1) -> int:
+        """Micro-USD, rounded up, for a prompt and ``choices`` answers of ``max_output``."""
+        outputs = (
+            self.max_output
+            if max_output is None
+            else min(max_output, self.max_output or max_output)
+        )
+        outputs = (outputs or 0) * choices
+        high = self.tier_threshold is not None and prompt_tokens > self.tier_threshold
+        rate_in, rate_out = (
+            (self.tier_input, self.tier_output) if high else (self.input, self.output)
+        )
+        total = prompt_tokens * rate_in + outputs * rate_out
+        return -(-total // SCALE)  # ceiling division: never under the worst case
+
+
 class Pricing:
     """Prices requests with one catalog (one config snapshot's, overrides included)."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._info: dict[str, ModelInfo | None] = {}
+        self._worst: dict[str, WorstCase | None] = {}
+
+    def worst_case(
+        self, deployment: Deployment, prompt_tokens: int, cap: int | None, choices: int = 1
+    ) -> int:
+        """Micro-USD a call to ``deployment`` may cost at most (0 for an unpriced model)."""
+        name = deployment.name
+        if name not in self._worst:
+            info = self.info(deployment)
+            self._worst[name] = WorstCase.of(info) if info is not None else None
+        fast = self._worst[name]
+        if fast is not None:
+            return fast.cost(prompt_tokens, cap, choices)
+        info = self.info(deployment)  # a price with more than six decimals: exact Decimals
+        prompt_part = worst_case_cost(prompt_tokens, 0, info)
+        return prompt_part + choices * worst_case_cost(0, cap, info)
 
     def info(self, deployment: Deployment) -> ModelInfo | None:
         name = deployment.name
@@ -76,8 +144,10 @@ class Pricing:
         if cached is not None:
             return int(cached)
         prompt = int(self.prompt_tokens(ctx) * PROMPT_MARGIN) + 1
-        cap = ctx.chat.output_limit if ctx.chat is not None else 0
-        worst = max((worst_case_cost(prompt, cap, self.info(d)) for d in ctx.candidates), default=0)
+        chat = ctx.chat
+        cap = chat.output_limit if chat is not None else 0
+        choices = (chat.n or 1) if chat is not None else 1  # n answers: n times the output
+        worst = max((self.worst_case(d, prompt, cap, choices) for d in ctx.candidates), default=0)
         ctx.notes[_ESTIMATE] = worst
         return worst
 
