@@ -23,9 +23,20 @@ from typing import Any
 
 import aiohttp
 import yaml
-from harness import GATEWAY_CPU, LOAD_CPU, free_port, pin, python, run_wrk, spawn, wait_http
 from rich.console import Console
 from rich.table import Table
+
+from harness import (
+    GATEWAY_CPU,
+    LOAD_CPU,
+    cpu_seconds,
+    free_port,
+    pin,
+    python,
+    run_wrk,
+    spawn,
+    wait_http,
+)
 
 MASTER = "bench-master-key"
 BODY = json.dumps(
@@ -93,11 +104,13 @@ async def run_variant(name: str, sim_port: int, workdir: Path, seconds: float) -
         await wait_http(f"{url}/health/ready")
         key = MASTER if name == "off" else await provision(url)
         run_wrk(f"{url}/v1/chat/completions", BODY, key, 50, 2)  # warm-up
+        cpu_before = cpu_seconds(gateway.pid)
         result = run_wrk(f"{url}/v1/chat/completions", BODY, key, 50, seconds)
+        cpu = cpu_seconds(gateway.pid) - cpu_before
     finally:
         gateway.terminate()
         gateway.wait()
-    return result.__dict__
+    return {**result.__dict__, "cpu_us_per_request": 1e6 * cpu / max(1, result.requests)}
 
 
 async def main(seconds: float) -> dict[str, Any]:
@@ -116,22 +129,36 @@ async def main(seconds: float) -> dict[str, Any]:
     finally:
         sim.terminate()
         sim.wait()
-    base = results["off"]["rps"]
+    base = results["off"]
     for name in ("memory", "redis"):
-        if isinstance(results[name], dict):
-            results[name]["ratio_to_off"] = results[name]["rps"] / base
+        row = results[name]
+        if isinstance(row, dict):
+            row["ratio_to_off"] = row["rps"] / base["rps"]
+            # what one dedicated core would serve, relative to governance off
+            row["cpu_ratio_to_off"] = base["cpu_us_per_request"] / row["cpu_us_per_request"]
     return results
 
 
 def report(results: dict[str, Any]) -> None:
     table = Table(title="Governance cost (one worker, 50 connections, simulated upstream)")
-    for column in ("governance", "requests/s", "p50 ms", "p99 ms", "errors", "vs off"):
+    columns = (
+        "governance",
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "vs off",
+        "CPU µs/req",
+        "capacity vs off",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "governance" else "right")
     for name, row in results.items():
         if not isinstance(row, dict):
-            table.add_row(name, row, "", "", "", "")
+            table.add_row(name, row, *[""] * 6)
             continue
         ratio = f"x{row['ratio_to_off']:.2f}" if "ratio_to_off" in row else ""
+        capacity = f"x{row['cpu_ratio_to_off']:.2f}" if "cpu_ratio_to_off" in row else ""
         table.add_row(
             name,
             f"{row['rps']:,.0f}",
@@ -139,6 +166,8 @@ def report(results: dict[str, Any]) -> None:
             f"{row['p99_ms']:.2f}",
             str(row["errors"]),
             ratio,
+            f"{row['cpu_us_per_request']:.0f}",
+            capacity,
         )
     Console().print(table)
 

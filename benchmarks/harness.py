@@ -50,11 +50,11 @@ def spawn(
     )
 
 
-async def wait_http(url: str, timeout: float = 10.0) -> float:
+async def wait_http(url: str, within: float = 10.0) -> float:
     """Seconds until ``url`` answers 200."""
     start = time.perf_counter()
     async with aiohttp.ClientSession() as session:
-        while time.perf_counter() - start < timeout:
+        while time.perf_counter() - start < within:
             try:
                 async with session.get(url) as response:
                     if response.status == 200:
@@ -62,7 +62,7 @@ async def wait_http(url: str, timeout: float = 10.0) -> float:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.005)
-    raise TimeoutError(f"{url} did not become ready in {timeout} s")
+    raise TimeoutError(f"{url} did not become ready in {within} s")
 
 
 def rss_mb(pid: int) -> float:
@@ -77,6 +77,16 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (its threads included), in seconds.
+
+    On a shared machine, throughput swings with what else runs; CPU time per request does not,
+    and ``1 / cpu_per_request`` is what one dedicated core would serve.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
