@@ -70,9 +70,14 @@ async def compare_latency(
         for _ in range(rounds):
             for target in ("direct", "gateway"):
                 samples[target] += await latencies(
-                    session, urls[target], body_for(target, payload), headers,
-                    count // rounds, concurrency, first_byte,
-                )  # fmt: skip
+                    session,
+                    urls[target],
+                    body_for(target, payload),
+                    headers,
+                    count // rounds,
+                    concurrency,
+                    first_byte,
+                )
     out: dict[str, float] = {}
     for q, name in ((0.5, "p50"), (0.99, "p99")):
         direct = percentile(samples["direct"], q) * 1000
@@ -101,8 +106,12 @@ async def soak(gateway_url: str, requests: int, pid: int) -> dict[str, float]:
         sent += batch.requests
     await asyncio.sleep(1.0)
     after = rss_mb(pid)
-    return {"requests": sent, "rss_before_mb": before, "rss_after_mb": after,
-            "growth_pct": 100 * (after - before) / before}  # fmt: skip
+    return {
+        "requests": sent,
+        "rss_before_mb": before,
+        "rss_after_mb": after,
+        "growth_pct": 100 * (after - before) / before,
+    }
 
 
 async def main(quick: bool) -> dict[str, Any]:
@@ -113,6 +122,9 @@ async def main(quick: bool) -> dict[str, Any]:
         "server": {"master_key": "env:BENCH_KEY"},
         "providers": {"sim": {"protocol": "openai", "base_url": f"http://127.0.0.1:{sim_port}/v1"}},
         "models": {"instant": [{"provider": "sim", "model": "sim-instant"}]},
+        # the core pipeline (auth, routing, the attempt loop); bench_governance.py adds keys,
+        # budgets and limits
+        "governance": {"enabled": False},
     }
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle)
@@ -123,8 +135,10 @@ async def main(quick: bool) -> dict[str, Any]:
         GATEWAY_CPU,
         env={"BENCH_KEY": KEY},
     )
-    results: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, "
-                               f"{os.cpu_count()} cores", "quick": quick}  # fmt: skip
+    results: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "quick": quick,
+    }
     try:
         await wait_http(f"http://127.0.0.1:{gw_port}/health/ready")
         results["ready_s"] = time.perf_counter() - started
@@ -170,22 +184,34 @@ def report(results: dict[str, Any], console: Console) -> None:
             )
     ttfb = results["stream_ttfb_c1"]
     for q in ("p50", "p99"):
-        table.add_row(f"stream TTFB {q}, concurrency 1 (ms)", f"{ttfb[f'direct_{q}_ms']:.3f}",
-                      f"{ttfb[f'gateway_{q}_ms']:.3f}", f"+{ttfb[f'added_{q}_ms']:.3f} ms")  # fmt: skip
+        table.add_row(
+            f"stream TTFB {q}, concurrency 1 (ms)",
+            f"{ttfb[f'direct_{q}_ms']:.3f}",
+            f"{ttfb[f'gateway_{q}_ms']:.3f}",
+            f"+{ttfb[f'added_{q}_ms']:.3f} ms",
+        )
     for key, label in (
         ("throughput", "requests/s (c=50)"),
         ("stream_throughput", "20-chunk streams/s (c=50)"),
     ):
         value = results.get(key)
         if isinstance(value, dict):
-            table.add_row(label, f"{value['direct']['rps']:,.0f}", f"{value['gateway']['rps']:,.0f}",
-                          f"x{value['ratio']:.2f}")  # fmt: skip
+            table.add_row(
+                label,
+                f"{value['direct']['rps']:,.0f}",
+                f"{value['gateway']['rps']:,.0f}",
+                f"x{value['ratio']:.2f}",
+            )
     table.add_row("ready after start (s)", "", f"{results['ready_s']:.2f}", "")
     table.add_row("idle RSS (MB)", "", f"{results['idle_rss_mb']:.1f}", "")
     memory = results.get("memory")
     if isinstance(memory, dict):
-        table.add_row(f"RSS after {memory['requests']:,} requests (MB)", "",
-                      f"{memory['rss_after_mb']:.1f}", f"{memory['growth_pct']:+.1f} %")  # fmt: skip
+        table.add_row(
+            f"RSS after {memory['requests']:,} requests (MB)",
+            "",
+            f"{memory['rss_after_mb']:.1f}",
+            f"{memory['growth_pct']:+.1f} %",
+        )
     console.print(table)
 
 
