@@ -33,3 +33,14 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
+
+# Retrain the shipped complexity classifier (MMLU + GSM8K from the public RouteLLM data).
+ROUTELLM ?= ../shared/data/routing/routellm
+.PHONY: train-router
+train-router: $(STAMP)
+	$(BIN)/pointsman route train \
+	  --data $(ROUTELLM)/mmlu --exclude $(ROUTELLM)/mmlu/contaminated_prompts.jsonl \
+	  --data $(ROUTELLM)/gsm8k/gsm8k_responses.csv \
+	  --exclude $(ROUTELLM)/gsm8k/contaminated_prompts.jsonl \
+	  --weak mistralai/Mixtral-8x7B-Instruct-v0.1 --strong gpt-4-1106-preview \
+	  --out src/pointsman/data/router_model.json

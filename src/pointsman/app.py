@@ -20,12 +20,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pointsman.config import Config, load_config
-from pointsman.errors import MethodNotAllowedError, NotFoundError, PointsmanError
+from pointsman.errors import (
+    MethodNotAllowedError,
+    NotFoundError,
+    PermissionDeniedError,
+    PointsmanError,
+)
 from pointsman.gateway import Runtime
+from pointsman.governance.auth import bearer_token
+from pointsman.observe.routes import metrics_routes
+from pointsman.routing.endpoints import routing_routes
 from pointsman.server.admin import admin_routes
+from pointsman.server.anthropic_routes import AnthropicRoutes
 from pointsman.server.asgi import FrontDoor, internal_error
 from pointsman.server.errors import openai_error_response
 from pointsman.server.openai_routes import OpenAIRoutes
+from pointsman.ui.routes import ui_routes
 
 log = logging.getLogger("pointsman")
 CONFIG_ENV = "POINTSMAN_CONFIG"
@@ -35,6 +45,7 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
     """Build the gateway app. With ``config_path``, SIGHUP reloads that file atomically."""
     runtime = Runtime(config, config_path)
     openai = OpenAIRoutes(runtime)
+    anthropic = AnthropicRoutes(runtime)
 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -44,6 +55,16 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
         return JSONResponse(
             {"status": "ready" if ok else "starting"}, status_code=200 if ok else 503
         )
+
+    async def deployments(request: Request) -> Response:
+        """Each deployment's breaker state, error rate and latency EWMA (master key only)."""
+        gateway = runtime.gateway
+        try:
+            if not gateway.authenticate.identify(bearer_token(request.headers)).admin:
+                raise PermissionDeniedError("GET /health/deployments needs the master key")
+        except PointsmanError as error:
+            return openai_error_response(error)
+        return JSONResponse(gateway.reliability.snapshot())
 
     async def not_found(request: Request, exc: Exception) -> Response:
         path = request.url.path
@@ -60,6 +81,8 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
         governance = runtime.governance
         if governance is not None:
             await governance.start()
+        await runtime.observe.start()
+        await runtime.cache.start()
         await runtime.gateway.start()
         hup = config_path is not None and _install_sighup(runtime)
         log.info(
@@ -76,6 +99,8 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
             await runtime.gateway.close()
             if governance is not None:  # drains the usage queue (SIGTERM ends up here)
                 await governance.stop()
+            await runtime.observe.stop()
+            await runtime.cache.stop()
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path, exc_info=exc)
@@ -86,13 +111,19 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
         "/chat/completions": openai.chat_completions,
         "/v1/embeddings": openai.embeddings,
         "/embeddings": openai.embeddings,
+        "/v1/messages": anthropic.messages,
+        "/v1/messages/count_tokens": anthropic.count_tokens,
     }
     routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in hot.items()]
     routes += [
         Route("/v1/models", openai.models, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
+        Route("/health/deployments", deployments, methods=["GET"]),
         *admin_routes(runtime),
+        *metrics_routes(runtime),
+        *routing_routes(runtime),
+        *ui_routes(runtime),
     ]
     handlers = {404: not_found, 405: not_found, Exception: unexpected}
     starlette = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

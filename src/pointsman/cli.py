@@ -9,14 +9,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pointsman.cli_cache import cache_app
 from pointsman.cli_db import db_app
 from pointsman.cli_governance import register
+from pointsman.cli_route import route_app
 from pointsman.config import ConfigError, load_config
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Pointsman LLM gateway.")
 config_app = typer.Typer(no_args_is_help=True, help="Work with configuration files.")
 app.add_typer(config_app, name="config")
+app.add_typer(route_app, name="route")
 app.add_typer(db_app, name="db")
+app.add_typer(cache_app, name="cache")
 register(app)
 console = Console(stderr=True)
 

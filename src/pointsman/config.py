@@ -26,9 +26,18 @@ import msgspec
 import yaml
 from msgspec import Meta, Struct
 
+from pointsman.cache.settings import CacheSettings
 from pointsman.errors import ConfigError
 from pointsman.governance.settings import GovernanceSettings, StateSettings
+from pointsman.observe.settings import LoggingSettings, ObserveSettings
 from pointsman.reliability.settings import HealthCheckSettings, ReliabilitySettings
+from pointsman.routing.settings import (
+    DeploymentClass,
+    Policy,
+    RoutingSettings,
+    ShadowSettings,
+    check_aliases,
+)
 from pointsman.store.settings import StoreSettings
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -80,15 +89,20 @@ class DeploymentConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
     model: str
     weight: Annotated[float, Meta(ge=0)] = 1.0
     region: str | None = None  # shown in attempt records and /health/deployments
+    # Where the data goes: closed_api (the default: unknown means the most exposed),
+    # managed_open, self_hosted or air_gapped; see routing.data_classes.
+    data_class: DeploymentClass = "closed_api"
 
 
 class AliasConfig(Struct, forbid_unknown_fields=True, omit_defaults=True):
-    deployments: Annotated[list[DeploymentConfig], Meta(min_length=1)]
+    deployments: list[DeploymentConfig] = []  # none for a composite policy (routing.settings)
     description: str | None = None
     fallbacks: list[str] = []  # aliases tried in order when every deployment here failed
     on_context_window_exceeded: str | None = None  # alias with a larger context window
     on_content_policy: str | None = None  # alias tried when a provider's filter refuses
     hedge_after: PositiveFloat | None = None  # None: reliability.hedge_after
+    policy: Policy | None = None  # None: weighted (see routing/settings.py)
+    shadow: ShadowSettings | None = None  # mirror a sample of requests to a challenger
 
 
 AliasSpec = list[DeploymentConfig] | AliasConfig  # the short form is a bare list
@@ -102,6 +116,10 @@ class Config(Struct, forbid_unknown_fields=True, omit_defaults=True):
     state: StateSettings = msgspec.field(default_factory=StateSettings)
     governance: GovernanceSettings = msgspec.field(default_factory=GovernanceSettings)
     reliability: ReliabilitySettings = msgspec.field(default_factory=ReliabilitySettings)
+    observe: ObserveSettings = msgspec.field(default_factory=ObserveSettings)
+    logging: LoggingSettings = msgspec.field(default_factory=LoggingSettings)
+    routing: RoutingSettings = msgspec.field(default_factory=RoutingSettings)
+    cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
     catalog: dict[str, Any] = {}  # price overrides, same shape as the packaged catalog.yaml
 
     def aliases(self) -> dict[str, AliasConfig]:
@@ -156,7 +174,13 @@ def _structure(data: dict[str, Any]) -> tuple[Config | None, list[str]]:
         data.get("reliability") or {}, ReliabilitySettings, "reliability", problems
     )
     problems += reliability.problems() if reliability is not None else []
+    observe = _convert(data.get("observe") or {}, ObserveSettings, "observe", problems)
+    problems += observe.problems() if observe is not None else []
+    logging_ = _convert(data.get("logging") or {}, LoggingSettings, "logging", problems)
+    routing = _convert(data.get("routing") or {}, RoutingSettings, "routing", problems)
+    problems += routing.problems() if routing is not None else []
     catalog = _convert(data.get("catalog") or {}, dict[str, Any], "catalog", problems)
+    cache = _convert(data.get("cache") or {}, CacheSettings, "cache", problems)
     providers: dict[str, ProviderConfig] = {}
     raw_providers = _convert(
         data.get("providers"), dict[str, dict[str, Any]], "providers", problems
@@ -177,6 +201,10 @@ def _structure(data: dict[str, Any]) -> tuple[Config | None, list[str]]:
         state=state,
         governance=governance,
         reliability=reliability,
+        observe=observe,
+        logging=logging_,
+        routing=routing,
+        cache=cache,
         catalog=catalog,
     )
     return config, []
@@ -226,6 +254,9 @@ def _check(config: Config, env: Mapping[str, str], protocols: tuple[str, ...]) -
             )
         provider.api_key = _resolve_secret(provider.api_key, f"{path}.api_key", problems, env)
     problems += _check_fallbacks(config)
+    problems += config.cache.problems(set(config.models))
+    problems += _check_observe(config, env)
+    problems += check_aliases(config.aliases())
     if not config.models:
         problems.append(
             "models: no aliases defined; add at least one, e.g. fast: [{provider: ..., model: ...}]"
@@ -240,7 +271,7 @@ def _check(config: Config, env: Mapping[str, str], protocols: tuple[str, ...]) -
                 problems.append(
                     f"{where}.provider: unknown provider '{deployment.provider}'; known: {known}"
                 )
-        if sum(d.weight for d in spec.deployments) <= 0:
+        if spec.deployments and sum(d.weight for d in spec.deployments) <= 0:
             problems.append(f"models.{alias}: every weight is 0; give one deployment a weight > 0")
     for i, rule in enumerate(config.governance.downgrades):
         if rule.to not in config.models:
@@ -248,6 +279,17 @@ def _check(config: Config, env: Mapping[str, str], protocols: tuple[str, ...]) -
                 f"governance.downgrades[{i}].to: unknown alias '{rule.to}'; "
                 f"known: {', '.join(config.models)}"
             )
+    return problems
+
+
+def _check_observe(config: Config, env: Mapping[str, str]) -> list[str]:
+    """The observe section's secrets (resolved in place) and the aliases it names."""
+    problems = config.observe.check(config.models)
+    metrics, tracing = config.observe.metrics, config.observe.tracing
+    metrics.token = _resolve_secret(metrics.token, "observe.metrics.token", problems, env)
+    for name, value in tracing.headers.items():
+        where = f"observe.tracing.headers.{name}"
+        tracing.headers[name] = _resolve_secret(value, where, problems, env) or ""
     return problems
 
 

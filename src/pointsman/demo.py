@@ -2,7 +2,9 @@
 
 Everything runs on free loopback ports: the simulated provider (labelled simulated in every
 answer), the gateway built from an embedded config, and a client that is the official ``openai``
-SDK, exactly as an application would use it.
+SDK, exactly as an application would use it. A third of the way in, the simulated provider's
+chat models go down until two thirds through: a second simulated provider takes over, and a
+table shows the fallbacks and breakers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import random
 import statistics
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,10 +66,22 @@ def demo_config(sim_url: str, store_dir: str) -> dict[str, Any]:
             "url": f"sqlite+aiosqlite:///{store_dir}/demo.db",
             "usage": {"flush_interval": 0.2},
         },
-        "providers": {"sim": {"protocol": "openai", "base_url": f"{sim_url}/v1"}},
+        "providers": {
+            "sim": {"protocol": "openai", "base_url": f"{sim_url}/v1"},
+            # The same simulator speaks the Anthropic and Gemini wire formats too: the aliases
+            # below spread over all three protocols, behind one OpenAI-compatible endpoint.
+            "sim-anthropic": {"protocol": "anthropic", "base_url": f"{sim_url}/v1"},
+            "sim-gemini": {"protocol": "gemini", "base_url": f"{sim_url}/v1beta"},
+        },
         "models": {
-            "fast": [{"provider": "sim", "model": "sim-small"}],
-            "smart": [{"provider": "sim", "model": "sim-large"}],
+            "fast": [
+                {"provider": "sim", "model": "sim-small"},
+                {"provider": "sim-gemini", "model": "sim-small"},
+            ],
+            "smart": [
+                {"provider": "sim", "model": "sim-large"},
+                {"provider": "sim-anthropic", "model": "sim-large"},
+            ],
             "embed": [{"provider": "sim", "model": "sim-embed"}],
         },
     }
@@ -177,7 +192,13 @@ async def ledger_spend(base_url: str, teams: dict[str, tuple[str, str]]) -> dict
     return {name: by_id.get(team_id, 0.0) for name, (team_id, _) in teams.items()}
 
 
-async def _workload(base_url: str, requests: int, concurrency: int, console: Console) -> Tally:
+async def _workload(
+    base_url: str,
+    requests: int,
+    concurrency: int,
+    console: Console,
+    on_progress: Callable[[int], Awaitable[None]] | None = None,
+) -> Tally:
     from openai import AsyncOpenAI
 
     teams = await provision(base_url)
@@ -200,6 +221,8 @@ async def _workload(base_url: str, requests: int, concurrency: int, console: Con
                 outcome.team = team
                 tally.outcomes.append(outcome)
                 progress.advance(task)
+                if on_progress is not None:
+                    await on_progress(len(tally.outcomes))
 
         await asyncio.gather(*(run(n) for n in range(requests)))
     for client in clients.values():
@@ -268,15 +291,20 @@ async def _main(requests: int, concurrency: int, console: Console) -> int:
     sim_url = f"http://127.0.0.1:{sim.port}"
     console.print(f"simulated provider (SIMULATED answers) on {sim_url}")
     store = tempfile.TemporaryDirectory(prefix="pointsman-demo-")
-    config = parse_config(demo_config(sim_url, store.name))
+    backup = SimServer()  # a second simulated provider, for the outage of the first
+    await backup.start("127.0.0.1", 0)
+    outage = Outage(sim_url, requests)
+    config = parse_config(with_backup(demo_config(sim_url, store.name), backup.url))
     try:
         async with serve_app(create_app(config)) as url:
             console.print(f"gateway on {url}/v1, driving it with the official openai SDK")
             start = time.perf_counter()
-            tally = await _workload(url, requests, concurrency, console)
+            tally = await _workload(url, requests, concurrency, console, outage.step)
             console.print(summary(tally, time.perf_counter() - start))
+            console.print(await reliability_summary(url, outage))
     finally:
         await sim.stop()
+        await backup.stop()
         store.cleanup()
     return 0 if all(o.ok or refused_(o) for o in tally.outcomes) else 1
 
@@ -287,3 +315,85 @@ def run_demo(requests: int = 200, concurrency: int = 16) -> int:
 
     console = Console()
     return uvloop.run(_main(requests, concurrency, console))
+
+
+# --- a provider outage mid-workload (reliability) -----------------------------------------------
+
+BACKUP = "backup"
+OUTAGE_MODELS = {"fast": "sim-small", "smart": "sim-large"}
+
+
+def with_backup(config: dict[str, Any], backup_url: str) -> dict[str, Any]:
+    """Put a second simulated provider behind the chat aliases (tried last: weight 0), with
+    reliability settings for an interactive demo: fall back rather than wait out a Retry-After
+    of a second; short breaker cooldowns; one-token health probes that see the outage end."""
+    config["providers"][BACKUP] = {"protocol": "openai", "base_url": f"{backup_url}/v1"}
+    for alias, model in OUTAGE_MODELS.items():
+        spec = config["models"][alias]
+        deployments = spec["deployments"] if isinstance(spec, dict) else spec
+        deployments.append({"provider": BACKUP, "model": model, "weight": 0})
+    config["reliability"] = {
+        "retry": {"max_wait": 0.5},
+        "breaker": {"cooldown": 1.0},
+        "health_check": {"probe": "chat", "interval": 0.5},
+    }
+    return config
+
+
+@dataclass
+class Outage:
+    """Takes the first simulator's chat models down from ``start`` to ``end`` (shares of the
+    workload), through the simulator's control endpoint."""
+
+    sim_url: str
+    requests: int
+    start: float = 0.3
+    end: float = 0.65
+    began: int | None = None
+    ended: int | None = None
+
+    async def step(self, done: int) -> None:
+        if self.began is None and done >= self.start * self.requests:
+            self.began = done
+            await self._set(down=True)
+        elif self.ended is None and self.began is not None and done >= self.end * self.requests:
+            self.ended = done
+            await self._set(down=False)
+
+    async def _set(self, down: bool) -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            for model in OUTAGE_MODELS.values():
+                url = f"{self.sim_url}/_sim/profiles/{model}"
+                async with session.put(url, json={"down": down}) as response:
+                    response.raise_for_status()
+
+
+async def reliability_summary(base_url: str, outage: Outage) -> Table:
+    """What the reliability engine did, from ``GET /health/deployments``."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{base_url}/health/deployments", headers=headers) as response,
+    ):
+        health = await response.json()
+    counters = health["counters"]
+    transitions = counters["breaker_transitions"]
+    opened = transitions.get("closed->open", 0) + transitions.get("half_open->open", 0)
+    closed = transitions.get("half_open->closed", 0) + transitions.get("open->closed", 0)
+    table = Table(title="Provider outage mid-workload (SIMULATED upstreams)", show_header=False)
+    table.add_column("metric", style="cyan")
+    table.add_column("value", justify="right")
+    table.add_row("outage (first simulator down)", f"requests {outage.began}-{outage.ended}")
+    table.add_row("fallbacks after a failed call", str(sum(counters["fallbacks"].values())))
+    table.add_row("retries of the same deployment", str(sum(counters["retries"].values())))
+    table.add_row("passed over (breaker open)", str(counters["skips"].get("breaker_open", 0)))
+    table.add_row("breakers opened / recovered", f"{opened} / {closed}")
+    for row in health["deployments"]:
+        table.add_row(
+            f"  {row['name']}", f"{row['breaker']}, {row['calls']} calls, {row['failures']} failed"
+        )
+    return table

@@ -11,14 +11,17 @@ import asyncio
 import logging
 from pathlib import Path
 
+from pointsman.cache.service import ResponseCache
 from pointsman.config import Config, ConfigError, load_config
 from pointsman.core.pipeline import Pipeline, Stage
 from pointsman.governance.auth import Authenticate
 from pointsman.governance.service import Governance
+from pointsman.observe.service import Observability
 from pointsman.providers.base import Provider
 from pointsman.providers.registry import build_provider
 from pointsman.reliability.engine import Reliability
-from pointsman.routing.table import Resolve, RouteTable
+from pointsman.routing.router import Router, RouteStage
+from pointsman.routing.terminal import RoutingTerminal
 
 log = logging.getLogger("pointsman")
 
@@ -29,36 +32,50 @@ class Gateway:
         config: Config,
         governance: Governance | None = None,
         reliability: Reliability | None = None,
+        observability: Observability | None = None,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self.config = config
         self.providers: dict[str, Provider] = {
             name: build_provider(name, spec) for name, spec in config.providers.items()
         }
-        self.routes = RouteTable.from_config(config, self.providers)
+        # Breakers and health outlive a snapshot: the Runtime passes the process's engine.
+        self.reliability = reliability if reliability is not None else Reliability(config)
+        # The router is the snapshot's route table with constraints and policies: every place
+        # that picks deployments (resolve, downgrade, the walk's fallbacks) goes through it.
+        self.routes = self.router = Router(
+            config,
+            self.providers,
+            board=self.reliability.board,
+            sink=governance.writer.submit if governance is not None else None,
+        )
         keys = governance.keys if governance is not None else None
         self.authenticate = Authenticate(config.server, keys)
         gates, spend = governance.stages(config, self.routes) if governance else ([], [])
         # The order of the pipeline, and why (see core/pipeline.py for the hook contract):
         #   observe      first, so its completion runs last and sees every outcome
         #   authenticate who is calling
-        #   resolve      alias -> ordered candidate deployments
+        #   resolve      alias -> ordered candidate deployments (constraints, then policy)
         #   gates        budget downgrade, accounting, rate limits
         #   cache        a hit short-circuits here: no reservation, no dispatch
         #   spend        the budget reservation of the worst-case cost
         #   (dispatcher) the attempt loop
-        observe: list[Stage] = []
-        cache: list[Stage] = []
+        observe: list[Stage] = (
+            [observability.stage(config, self.routes)]
+            if observability is not None and config.observe.enabled
+            else []
+        )
+        cache = response_cache.stage(config, self.routes) if response_cache is not None else []
         stages: list[Stage] = [
             *observe,
             self.authenticate,
-            Resolve(self.routes),
+            RouteStage(self.router),
             *gates,
             *cache,
             *spend,
         ]
-        # Breakers and health outlive a snapshot: the Runtime passes the process's engine.
-        self.reliability = reliability if reliability is not None else Reliability(config)
-        self.pipeline = Pipeline(stages, self.reliability.dispatcher(config, self.routes))
+        dispatcher = self.reliability.dispatcher(config, self.routes)
+        self.pipeline = Pipeline(stages, RoutingTerminal(self.router, dispatcher))
         self.inflight = 0
         self.ready = False
         self._retired = False
@@ -72,6 +89,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.ready = False
+        await self.router.close()  # shadow calls still running
         await self.reliability.stop(self)
         for provider in self.providers.values():
             await provider.close()
@@ -101,7 +119,12 @@ class Runtime:
         self.governance: Governance | None = Governance(config) if enabled else None
         shared = self.governance.state if self.governance is not None else None
         self.reliability = Reliability(config, shared if shared and shared.shared else None)
-        self.gateway = Gateway(config, self.governance, self.reliability)
+        self.observe = Observability(config, self.governance, self.reliability)
+        # Entries, connections and the embedding model outlive a snapshot, like governance.
+        self.cache = ResponseCache(config)
+        self.gateway = Gateway(
+            config, self.governance, self.reliability, self.observe, response_cache=self.cache
+        )
         self.path = path
         self.reloads = 0
 
@@ -115,10 +138,14 @@ class Runtime:
         except ConfigError as error:
             log.error("config reload refused; still serving the previous config\n%s", error)
             return False
-        fresh = Gateway(config, self.governance, self.reliability)
+        fresh = Gateway(
+            config, self.governance, self.reliability, self.observe, response_cache=self.cache
+        )
         await fresh.start()
         if self.governance is not None:
             self.governance.configure(config)
+        self.observe.configure(config)
+        self.cache.configure(config)
         old, self.gateway = self.gateway, fresh
         self.reloads += 1
         log.info("config reloaded from %s (%d aliases)", self.path, len(config.models))

@@ -41,7 +41,17 @@ def gateway_config(
                 "protocol": "openai",
                 "base_url": f"http://127.0.0.1:{sim_port}/v1",
                 "api_key": "env:SIM_KEY",
-            }
+            },
+            "sim-anthropic": {
+                "protocol": "anthropic",
+                "base_url": f"http://127.0.0.1:{sim_port}/v1",
+                "api_key": "env:SIM_KEY",
+            },
+            "sim-gemini": {
+                "protocol": "gemini",
+                "base_url": f"http://127.0.0.1:{sim_port}/v1beta",
+                "api_key": "env:SIM_KEY",
+            },
         },
         "models": {
             "fast": [{"provider": "sim", "model": "sim-small"}],

@@ -52,12 +52,14 @@ async def test_body_over_limit_is_413(start_gateway: GatewayFactory, sim: SimSer
     from .conftest import gateway_config
 
     server = {**gateway_config(sim.port)["server"], "max_body_bytes": 4096}
-    async with start_gateway(server=server) as url:
-        async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY) as client:
-            with pytest.raises(openai.APIStatusError) as caught:
-                await client.chat.completions.create(
-                    model="fast", messages=[{"role": "user", "content": "x" * 10_000}]
-                )
+    async with (
+        start_gateway(server=server) as url,
+        openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY) as client,
+    ):
+        with pytest.raises(openai.APIStatusError) as caught:
+            await client.chat.completions.create(
+                model="fast", messages=[{"role": "user", "content": "x" * 10_000}]
+            )
     assert caught.value.status_code == 413
     assert "4096" in caught.value.message
 

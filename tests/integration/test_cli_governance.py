@@ -35,14 +35,16 @@ async def test_keys_budgets_spend(start_gateway: GatewayFactory, tmp_path: Path)
     budget = ("budgets", "set", "--scope", "team", "--id", team.group(), "--limit-usd", "5")
     assert "hard $5 monthly" in await asyncio.to_thread(cli, url, *budget)
 
-    async with start_gateway() as gateway:
-        async with openai.AsyncOpenAI(
+    async with (
+        start_gateway() as gateway,
+        openai.AsyncOpenAI(
             base_url=f"{gateway}/v1", api_key=secret.group(), max_retries=0
-        ) as client:
-            reply = await client.chat.completions.create(
-                model="instant", messages=[{"role": "user", "content": "hi"}]
-            )
-            assert reply.choices[0].message.content
+        ) as client,
+    ):
+        reply = await client.chat.completions.create(
+            model="instant", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert reply.choices[0].message.content
     # the gateway drained its usage queue at shutdown
     report = await asyncio.to_thread(cli, url, "spend", "--by", "team")
     row = next(line for line in report.splitlines() if team.group()[:10] in line)

@@ -169,7 +169,7 @@ async def test_json_mode_and_schema(client: openai.AsyncOpenAI) -> None:
 
 async def test_image_content_parts(client: openai.AsyncOpenAI) -> None:
     response = await client.chat.completions.create(
-        model="instant",
+        model="smart",  # routing sends images only to models the catalog says can see them
         messages=[
             {
                 "role": "user",

@@ -44,6 +44,7 @@ class Caller:
     team_id: str | None = None
     user_id: str | None = None
     data_class: str | None = None
+    log_bodies: bool = False  # the key's metadata allows request/response bodies in logs
 
     def may_use(self, alias: str) -> bool:
         return self.aliases is None or alias in self.aliases
@@ -94,6 +95,9 @@ class RequestContext:
     finished_at: float | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    # Called by the edge with each batch of chunk payloads it relays, in order (the cache
+    # keeps a streamed answer this way). A tap must be cheap and must not raise.
+    stream_taps: list[Callable[[list[bytes]], None]] = field(default_factory=list)
     completed_stages: int = 0  # how many on_request hooks ran; owned by Pipeline
 
     @property

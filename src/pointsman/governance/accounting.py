@@ -35,6 +35,12 @@ PROMPT_MARGIN = 1.2
 _PROMPT = "pricing.prompt"
 _ESTIMATE = "pricing.estimate"
 _ACTUAL = "pricing.actual"
+# Routing records here the billed calls of a request besides the answer it served (a cascade's
+# rejected cheap answers, a verifier's verdicts) as (deployment, usage) pairs ...
+STEPS = "routing.steps"
+# ... and the further calls it may make, for the reservation: (deployments, extra prompt
+# tokens, output cap or None for the request's own, answers per call).
+RESERVE = "routing.reserve"
 
 
 SCALE = 1_000_000  # prices (USD per million tokens = micro-USD per token) as integers
@@ -139,7 +145,8 @@ class Pricing:
         return self.prompt_tokens(ctx) + (cap or 0)
 
     def estimate(self, ctx: RequestContext) -> int:
-        """Worst-case micro-USD over every candidate (memoised on ``ctx``)."""
+        """Worst-case micro-USD over every candidate, plus the dearest candidate of each further
+        call routing reserved (``RESERVE``: a cascade's later tiers; memoised on ``ctx``)."""
         cached = ctx.notes.get(_ESTIMATE)
         if cached is not None:
             return int(cached)
@@ -148,17 +155,25 @@ class Pricing:
         cap = chat.output_limit if chat is not None else 0
         choices = (chat.n or 1) if chat is not None else 1  # n answers: n times the output
         worst = max((self.worst_case(d, prompt, cap, choices) for d in ctx.candidates), default=0)
+        for deployments, extra, step_cap, answers in ctx.notes.get(RESERVE, ()):
+            step = cap if step_cap is None else step_cap
+            worst += max(
+                (self.worst_case(d, prompt + extra, step, answers) for d in deployments), default=0
+            )
         ctx.notes[_ESTIMATE] = worst
         return worst
 
     def actual(self, ctx: RequestContext) -> int:
-        """Micro-USD of what was served (0 when nothing was; memoised on ``ctx``)."""
+        """Micro-USD of what was served plus every extra billed call routing recorded (``STEPS``;
+        0 when nothing was served or called; memoised on ``ctx``)."""
         cached = ctx.notes.get(_ACTUAL)
         if cached is not None:
             return int(cached)
         cost = 0
         if ctx.deployment is not None and ctx.usage is not None:
             cost = cost_of(ctx.usage, self.info(ctx.deployment)).micros
+        for deployment, usage in ctx.notes.get(STEPS, ()):
+            cost += cost_of(usage, self.info(deployment)).micros
         ctx.notes[_ACTUAL] = cost
         return cost
 
@@ -185,6 +200,9 @@ class Accounting(Stage):
             cost_micros=self.pricing.actual(ctx),
             catalog_version=self.pricing.catalog.version,
             status="ok" if ctx.error is None else (ctx.error.code or type(ctx.error).__name__),
+            # An answer without a call: the cache served it at zero provider cost (what it
+            # saved is counted by the cache: GET /admin/v1/cache/stats).
+            cache_hit=not ctx.attempts and deployment is None,
             latency_ms=round((finished - ctx.started) * 1000),
             ttft_ms=None
             if ctx.first_token_at is None

@@ -46,5 +46,5 @@ class Downgrade(Stage):
                 )
                 ctx.notes[self.name] = (ctx.alias, rule.to, share)
                 ctx.alias = rule.to
-                ctx.candidates = self.table.candidates(rule.to)
+                self.table.resolve(ctx, rule.to)  # the target's constraints and policy
                 return

@@ -31,6 +31,7 @@ def _caller(key: VirtualKey) -> Caller:
         team_id=key.team_id,
         user_id=key.user_id,
         data_class=key.data_class_ceiling,
+        log_bodies=key.metadata.get("log_bodies") is True,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 
 import aiohttp
+import msgspec
 
 from pointsman.config import ProviderConfig
 from pointsman.errors import (
@@ -23,6 +24,7 @@ from pointsman.errors import (
     UpstreamAuthError,
     UpstreamBadRequestError,
     UpstreamError,
+    UpstreamProtocolError,
     UpstreamRateLimitedError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -279,3 +281,35 @@ async def read_all(response: aiohttp.ClientResponse, deployment: str) -> bytes:
         ) from exc
     finally:
         response.release()
+
+
+async def get_json(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+    deployment: str,
+    error: ErrorReader,
+) -> bytes:
+    """GET ``url``; its body, or the typed error (as :func:`post_json` raises them)."""
+    try:
+        async with session.get(url, headers=headers) as response:
+            raw = await response.read()
+            if response.status >= 400:
+                raise error(response.status, raw, response.headers)
+            return raw
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise UpstreamUnavailableError(
+            f"{deployment}: connection failed ({type(exc).__name__})", deployment=deployment
+        ) from exc
+
+
+def model_ids(raw: bytes, deployment: str, listing: str, key: str) -> list[str]:
+    """``[entry[key] for entry in body[listing]]`` of a model-list body; a protocol error if
+    the body is not one."""
+    try:
+        body = msgspec.json.decode(raw)
+        return [str(entry[key]) for entry in body[listing]]
+    except (msgspec.DecodeError, KeyError, TypeError) as exc:
+        raise UpstreamProtocolError(
+            f"{deployment}: malformed model list from upstream", deployment=deployment
+        ) from exc

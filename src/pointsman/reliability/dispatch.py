@@ -28,7 +28,7 @@ from pointsman.config import Timeouts
 from pointsman.core.pipeline import Attempt, RequestContext
 from pointsman.errors import PointsmanError, UpstreamRateLimitedError
 from pointsman.reliability.board import DeploymentState
-from pointsman.reliability.calls import Answer, CallPlan, call_deployment
+from pointsman.reliability.calls import Answer, call_deployment
 from pointsman.reliability.classify import Verdict, cause, verdict
 from pointsman.reliability.hedge import race
 from pointsman.reliability.streams import EndHook, GuardedStream
@@ -117,14 +117,16 @@ class Dispatcher:
             alias=launch.alias,
         )
         ctx.attempts.append(attempt)
+        timeouts = self.timeouts.get(provider, DEFAULT_TIMEOUTS)
         streaming = ctx.streaming
-        plan = CallPlan(
-            self.timeouts.get(provider, DEFAULT_TIMEOUTS),
-            switchable=streaming and walk.has_alternative(),
-            on_end=self._stream_end(ctx, attempt, state) if streaming else None,
-        )
         try:
-            answer = await call_deployment(ctx, deployment, plan)
+            if streaming:
+                answer = await call_deployment(
+                    ctx, deployment, timeouts, walk.has_alternative(),
+                    self._stream_end(ctx, attempt, state),
+                )  # fmt: skip
+            else:
+                answer = await call_deployment(ctx, deployment, timeouts)
         except PointsmanError as error:
             self._failed(attempt, launch, error)
             raise

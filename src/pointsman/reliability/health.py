@@ -11,8 +11,8 @@ Probes feed the same :class:`~pointsman.reliability.board.HealthBoard` as live t
   a breaker is open the next probe is scheduled for the end of its cooldown.
 
 A 429 to a probe says the deployment is up but busy: recorded, not counted as a failure; and a
-deployment waiting out a rate limit is not probed at all. The first probe of each target comes at a random point of its first interval so that replicas and
-providers do not all probe at once.
+deployment waiting out a rate limit is not probed at all. The first probe of each target comes
+at a random point of its first interval so that replicas and providers do not all probe at once.
 """
 
 from __future__ import annotations

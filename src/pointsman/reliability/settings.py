@@ -5,7 +5,7 @@
     reliability:
       retry:   {same_deployment: 1, attempts_per_alias: 3, backoff_base: 0.2, backoff_max: 2.0,
                 max_wait: 1.0}
-      budget:  {ratio: 0.2, min_per_window: 10, window: 10}    # global retry budget
+      budget:  {ratio: 0.2, min_per_window: 100, window: 10}   # global retry budget
       breaker: {consecutive_failures: 5, error_rate: 0.5, min_requests: 20, window: 30,
                 cooldown: 10, max_cooldown: 300, stable_after: 60}
       health_check: {enabled: true, probe: models, interval: 30, timeout: 5}
@@ -48,10 +48,14 @@ class RetrySettings(Struct, forbid_unknown_fields=True, omit_defaults=True, froz
 
 class BudgetSettings(Struct, forbid_unknown_fields=True, omit_defaults=True, frozen=True):
     """The global retry budget: extra attempts (retries, fallbacks after a failure, hedges) over
-    the last ``window`` seconds may not exceed ``ratio`` x requests + ``min_per_window``."""
+    the last ``window`` seconds may not exceed ``ratio`` x requests + ``min_per_window``.
+
+    The defaults are Finagle's: 20 % of traffic, plus 10 per second so that a quiet gateway can
+    still retry.
+    """
 
     ratio: Annotated[float, Meta(ge=0, le=10)] = 0.2
-    min_per_window: Annotated[int, Meta(ge=0)] = 10
+    min_per_window: Annotated[int, Meta(ge=0)] = 100
     window: Seconds = 10.0
 
 

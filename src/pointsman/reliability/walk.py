@@ -15,12 +15,13 @@ The walk is per request and never shared; it does not await.
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pointsman.config import AliasConfig
-from pointsman.core.pipeline import RequestContext
+from pointsman.core.pipeline import Attempt, RequestContext
 from pointsman.errors import PointsmanError
 from pointsman.reliability.backoff import retry_wait
 from pointsman.reliability.board import DeploymentState, HealthBoard
@@ -127,7 +128,7 @@ class Walk:
             if name in self._called:
                 continue
             if not supports(deployment.provider, self.ctx):
-                self.trail.skipped(name, UNSUPPORTED, None)
+                self._skip(self._alias, deployment, UNSUPPORTED, None)
                 continue
             state = self.deps.board.state(name)
             launch = self._launch(self._alias, deployment, state, 0)
@@ -142,8 +143,7 @@ class Walk:
         now = deps.clock()
         blocked, probe = state.gate(now)
         if blocked is not None:
-            self.trail.skipped(deployment.name, blocked, state.retry_in(now))
-            deps.counters.skips[blocked] += 1
+            self._skip(alias, deployment, blocked, state.retry_in(now))
             return None
         if self.calls and not self._free and not deps.budget.try_spend(now):
             state.released(probe)
@@ -159,11 +159,33 @@ class Walk:
             self._reason = "fallback"
         return Launch(alias, deployment, state, probe, self.calls, retry, reason)
 
+    def _skip(self, alias: str, deployment: Deployment, why: str, retry_in: float | None) -> None:
+        """Pass a deployment over without a call: on the trail, the counters, and
+        ``ctx.attempts`` (as call number 0, outcome ``skipped``)."""
+        name = deployment.name
+        self.trail.skipped(name, why, retry_in)
+        self.deps.counters.skips[why] += 1
+        self.ctx.attempts.append(
+            Attempt(
+                name,
+                0,
+                time.perf_counter(),
+                outcome="skipped",
+                provider=deployment.provider.name,
+                region=self.deps.board.state(name).info.region,
+                alias=alias,
+                cause=why,
+            )
+        )
+
     def _advance(self) -> bool:
         if not self._chain:
             return False
         self._alias, self._reason = self._chain.popleft()
-        self._group = self.deps.routes.candidates(self._alias)
+        # Routing's constraints (data class, context fit, capabilities) hold during fallback too.
+        self._group, excluded = self.deps.routes.select(self.ctx, self._alias)
+        for skip in excluded:
+            self.trail.skipped(skip.deployment, skip.detail, None)
         self._index = 0
         self._left = self.deps.retry.attempts_per_alias
         return True
@@ -216,7 +238,7 @@ class Walk:
             if deployment.name not in called and board.state(deployment.name).available(now):
                 return True
         for alias, _ in self._chain:
-            for deployment in deps.routes.aliases.get(alias, ()):
+            for deployment in deps.routes.select(self.ctx, alias)[0]:
                 if deployment.name not in called and board.state(deployment.name).available(now):
                     return True
         return False

@@ -19,10 +19,21 @@ class Deployment:
     provider: Provider
     model: str
     weight: float = 1.0
+    data_class: str = "closed_api"  # where the data goes (config DeploymentConfig.data_class)
 
     @property
     def name(self) -> str:
         return f"{self.provider.name}/{self.model}"
+
+
+@dataclass(slots=True, frozen=True)
+class Exclusion:
+    """A deployment a request may not use, and why (``reason``: data_class, context,
+    capability, output ...; ``detail``: the human-readable sentence)."""
+
+    deployment: str
+    reason: str
+    detail: str
 
 
 class RouteTable:
@@ -36,7 +47,8 @@ class RouteTable:
         return cls(
             {
                 alias: [
-                    Deployment(providers[d.provider], d.model, d.weight) for d in spec.deployments
+                    Deployment(providers[d.provider], d.model, d.weight, d.data_class)
+                    for d in spec.deployments
                 ]
                 for alias, spec in config.aliases().items()
             }
@@ -60,6 +72,26 @@ class RouteTable:
         rest = sorted((d for d in deployments if d is not first), key=lambda d: -d.weight)
         return [first, *rest]
 
+    def select(
+        self, ctx: RequestContext, alias: str
+    ) -> tuple[list[Deployment], list[Exclusion]]:
+        """The deployments of ``alias`` that may serve ``ctx``, in the order to try them, and the
+        ones excluded, with why. Every place that picks deployments for a request calls this
+        (resolve, downgrade, the reliability walk's fallbacks), so constraints hold everywhere.
+
+        This plain table excludes nothing; :class:`pointsman.routing.router.Router` overrides it
+        with constraints and the alias's policy. Raises KeyError for an unknown alias.
+        """
+        return self.candidates(alias), []
+
+    def resolve(self, ctx: RequestContext, alias: str) -> None:
+        """Set ``ctx.candidates`` for ``alias`` (the requested alias, or a downgrade's target).
+
+        Raises KeyError for an unknown alias; the router raises a
+        :class:`~pointsman.errors.PointsmanError` when it excludes every candidate.
+        """
+        ctx.candidates = self.candidates(alias)
+
 
 class Resolve(Stage):
     """Turns the requested alias into the ordered candidate list."""
@@ -72,18 +104,17 @@ class Resolve(Stage):
     async def on_request(self, ctx: RequestContext) -> None:
         alias = ctx.alias
         caller = ctx.caller
-        try:
-            ctx.candidates = self.table.candidates(alias)
-        except KeyError:
+        if alias not in self.table.aliases:
             allowed = [a for a in self.table.aliases if caller is None or caller.may_use(a)]
             raise NotFoundError(
                 f"The model '{alias}' does not exist; available models: {', '.join(allowed)}",
                 param="model",
                 code="model_not_found",
-            ) from None
+            )
         if caller is not None and not caller.may_use(alias):
             raise PermissionDeniedError(
                 f"This key may not use the model '{alias}'",
                 param="model",
                 code="model_not_allowed",
             )
+        self.table.resolve(ctx, alias)

@@ -25,6 +25,7 @@ from pointsman.errors import (
     ServiceUnavailableError,
 )
 from pointsman.governance.auth import bearer_token
+from pointsman.server import admin_cache
 from pointsman.server import admin_types as t
 from pointsman.server.errors import openai_error_response
 from pointsman.server.wire import parse_json, validate
@@ -47,6 +48,8 @@ class AdminRoute:
     body: type | None = None
     answer: Any = None
     query: tuple[str, ...] = ()
+    # What the handler gets first, from the runtime; None: governance (refused when off).
+    service: Callable[[Runtime], Any] | None = None
 
 
 def _key_view(key: VirtualKey) -> t.KeyView:
@@ -220,6 +223,21 @@ ROUTES = (
     AdminRoute("PUT", "/limits", set_limit, "Create or replace a scope's rate limits", t.LimitBody),
     AdminRoute("GET", "/limits", list_limits, "List rate limits"),
     AdminRoute("GET", "/spend", spend, "Spend report", None, list[t.SpendRowView], ("by", "since")),
+    AdminRoute(
+        "GET",
+        "/cache/stats",
+        admin_cache.stats,  # type: ignore[arg-type]
+        "Cache entries, hits, misses and saved USD per scope",
+        service=admin_cache.cache_of,
+    ),
+    AdminRoute(
+        "POST",
+        "/cache/purge",
+        admin_cache.purge,  # type: ignore[arg-type]
+        "Delete cached answers of an org, a scope, the master key, or all",
+        admin_cache.PurgeBody,
+        service=admin_cache.cache_of,
+    ),
 )
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
@@ -235,13 +253,15 @@ def admin_routes(runtime: Runtime) -> list[Route]:
                 caller = gateway.authenticate.identify(bearer_token(request.headers))
                 if not caller.admin:
                     raise PermissionDeniedError("The admin API needs the master key")
-                governance = runtime.governance
-                if governance is None:
+                target: Any = runtime.governance
+                if route.service is not None:
+                    target = route.service(runtime)
+                elif target is None:
                     raise ServiceUnavailableError("Governance is not enabled", code="no_store")
                 body: Any = None
                 if route.body is not None:
                     body = validate(parse_json(await request.body() or b"{}"), route.body)
-                answer = await route.handler(governance, request, body)
+                answer = await route.handler(target, request, body)
             except PointsmanError as error:
                 return openai_error_response(error)
             except ValueError as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator
 
 import msgspec
 from starlette.requests import Request
@@ -12,10 +11,11 @@ from starlette.responses import Response
 from pointsman.core.pipeline import RequestContext
 from pointsman.core.types import ChatRequest, EmbeddingRequest
 from pointsman.errors import PointsmanError
-from pointsman.gateway import Gateway, Runtime
+from pointsman.gateway import Runtime
 from pointsman.governance.auth import bearer_token
 from pointsman.providers.base import ChatResult, ChatStream, EmbeddingResult
 from pointsman.server.errors import openai_error_body, openai_error_response
+from pointsman.server.relay import relay
 from pointsman.server.streaming import SSEResponse
 from pointsman.server.wire import parse_json, read_body, validate
 
@@ -44,7 +44,7 @@ class OpenAIRoutes:
             return openai_error_response(error, rid)
         ctx.response_headers["x-request-id"] = rid
         if ctx.stream is not None:
-            return SSEResponse(_sse(gateway, ctx, ctx.stream), ctx.response_headers)
+            return SSEResponse(relay(gateway, ctx, ctx.stream, OPENAI_SSE), ctx.response_headers)
         try:
             result = ctx.result
             assert isinstance(result, ChatResult)
@@ -89,22 +89,18 @@ class OpenAIRoutes:
         return Response(body, media_type="application/json")
 
 
-async def _sse(
-    gateway: Gateway, ctx: RequestContext, stream: ChatStream
-) -> AsyncGenerator[bytes, None]:
-    """SSE framing of canonical chunks. A failure after the first byte is reported as an error
-    event and the stream ends without ``[DONE]``: a client never mistakes it for a full answer."""
-    try:
-        async for batch in stream:
-            yield b"".join([b"data: " + payload + b"\n\n" for payload in batch])
-        ctx.usage = stream.usage
-        yield b"data: [DONE]\n\n"
-    except PointsmanError as error:
-        ctx.error = error
-        yield b"data: " + openai_error_body(error) + b"\n\n"
-    finally:
-        try:
-            await stream.aclose()
-            await gateway.pipeline.complete(ctx)
-        finally:
-            gateway.leave()
+class OpenAIFramer:
+    """OpenAI SSE framing: ``data: <chunk>`` events, ``data: [DONE]`` at the end, and an
+    error object as the last event of a stream cut short."""
+
+    def batch(self, payloads: list[bytes]) -> bytes:
+        return b"".join([b"data: " + payload + b"\n\n" for payload in payloads])
+
+    def end(self, stream: ChatStream) -> bytes:
+        return b"data: [DONE]\n\n"
+
+    def error(self, error: PointsmanError) -> bytes:
+        return b"data: " + openai_error_body(error) + b"\n\n"
+
+
+OPENAI_SSE = OpenAIFramer()

@@ -1,4 +1,5 @@
-"""A simulated upstream LLM provider: a real HTTP server speaking the OpenAI wire format.
+"""A simulated upstream LLM provider: a real HTTP server speaking the OpenAI, Anthropic
+Messages and Gemini wire formats.
 
 It stands in for real providers in the demo, the tests, chaos tests and benchmarks, and says
 so everywhere (``x-simulated: true`` on every response, ``system_fingerprint:

@@ -121,7 +121,9 @@ async def test_long_retry_after_falls_back_at_once_and_nobody_calls_before_the_r
     await dispatch(ctx)
     assert p.log.calls == ["m1"]  # not called before its reset time
     assert ctx.response_headers["x-pointsman-attempts"] == "1"
-    assert [(a.deployment, a.outcome, a.cause) for a in ctx.attempts] == [("q/m2", "ok", None)]
+    assert [(a.deployment, a.number, a.outcome, a.cause) for a in ctx.attempts] == [
+        ("p/m1", 0, "skipped", "rate_limited"), ("q/m2", 1, "ok", None),
+    ]  # fmt: skip
     assert engine.counters.skips["rate_limited"] == 1
     assert engine.board.state("p/m1").breaker.state is BreakerState.CLOSED  # a 429 is no outage
     clock.now += 5.0
@@ -152,7 +154,9 @@ async def test_breaker_opens_skips_the_deployment_and_recovers_through_a_probe()
     for i in range(5):
         ctx = chat_ctx(routes, "a", rid=f"open{i}")
         await dispatch(ctx)
-        assert ctx.attempts[0].deployment == "q/m2"
+        skip, call = ctx.attempts
+        assert (skip.deployment, skip.outcome, skip.cause) == ("p/m1", "skipped", "breaker_open")
+        assert (call.deployment, call.number) == ("q/m2", 1)
     assert len(p.log.calls) == 2  # skipped while open
     assert engine.counters.skips["breaker_open"] == 5
     clock.now += 10

@@ -6,19 +6,25 @@ for the paths it answers (OpenAI: ``/v1/chat/completions``, ``/v1/embeddings``,
 :class:`~pointsman.simulator.answer.Prompt`, draws the request's fate from
 ``state.faults``, records it in ``state.stats``, and renders answers and errors in its own
 format. To add a protocol, write its module and add it to :data:`PROTOCOLS`; paths must not
-collide with another protocol's.
+collide with another protocol's. Every handler is wrapped by :func:`.gates.malformable`, so
+``x-sim-malformed`` works the same for all protocols.
 """
 
 from __future__ import annotations
 
 from pointsman.simulator.routing import Route
-from pointsman.simulator.wire import openai
+from pointsman.simulator.wire import anthropic, gemini, openai
+from pointsman.simulator.wire.gates import malformable
 
 __all__ = ["PROTOCOLS", "routes"]
 
-PROTOCOLS = (openai,)
+PROTOCOLS = (openai, anthropic, gemini)
 
 
 def routes() -> tuple[Route, ...]:
     """Every route of every registered protocol."""
-    return tuple(route for protocol in PROTOCOLS for route in protocol.ROUTES)
+    return tuple(
+        Route(route.method, route.path, malformable(route.handler), route.prefix)
+        for protocol in PROTOCOLS
+        for route in protocol.ROUTES
+    )

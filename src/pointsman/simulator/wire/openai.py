@@ -33,6 +33,7 @@ from pointsman.simulator.replies import (
 )
 from pointsman.simulator.routing import Route
 from pointsman.simulator.state import SimState
+from pointsman.simulator.wire import gates
 from pointsman.simulator.wire import openai_render as render
 from pointsman.simulator.wire.openai_requests import (
     ChatRequest,
@@ -75,6 +76,8 @@ def _check_key(state: SimState, request: Request) -> None:
     if state.api_key is None:
         return
     given = request.headers.get(b"authorization", b"")
+    if request.headers.get(b"x-api-key") == state.api_key.encode():
+        return  # Anthropic-style auth: GET /v1/models is also Anthropic's model list
     if given != b"Bearer " + state.api_key.encode():
         shown = given.removeprefix(b"Bearer ").decode("latin-1")
         hint = f"Incorrect API key provided: {shown[:4]}***." if shown else "No API key provided."
@@ -147,11 +150,18 @@ def _fault_reply(state: SimState, profile: Profile, draw: Draw) -> AnyReply | No
     return error_reply(status, message, "invalid_request_error", None, None, headers)
 
 
+_FILTERED = "The response was filtered due to the prompt triggering content management policy."
+
+
+def _invalid(status: int, message: str) -> Reply:
+    return error_reply(status, message, "invalid_request_error")
+
+
 def chat_completions(state: SimState, request: Request) -> AnyReply:
     """``POST /v1/chat/completions``: a completion or a stream of chunks."""
     try:
         return _chat(state, request)
-    except _Rejected as rejected:
+    except (_Rejected, gates.Rejected) as rejected:
         return rejected.reply
 
 
@@ -175,10 +185,15 @@ def _chat(state: SimState, request: Request) -> AnyReply:
     failed = _fault_reply(state, profile, draw)
     if failed is not None:
         return failed
+    filtered = gates.content_filter(state, request, body.model, _invalid)
+    if filtered == "prompt":  # what Azure OpenAI answers when its filter flags the prompt
+        raise _reject(state, body.model, 400, _FILTERED, "content_filter", "prompt")
     try:
         choices = answer(prompt, profile.output_tokens)
     except AnswerError as exc:
         raise _reject(state, body.model, 400, str(exc), None, exc.param) from None
+    if filtered == "output":
+        choices = gates.filter_output(choices)
     rid = f"chatcmpl-sim{state.next_id():012d}"
     created = int(time.time())
     interval = 1 / profile.tokens_per_s if profile.tokens_per_s else 0.0

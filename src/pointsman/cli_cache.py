@@ -1,0 +1,103 @@
+"""``pointsman cache ...``: measure the semantic cache's false hits on question pairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pointsman.cache.embedders import Embedder, HashingEmbedder
+from pointsman.cache.evaluation import DEFAULT_DATA, Point, Report, evaluate, load_pairs
+from pointsman.cache.minilm import MiniLMEmbedder, missing_extra
+
+cache_app = typer.Typer(no_args_is_help=True, help="Response cache tools.")
+console = Console()
+
+THRESHOLDS = [round(0.80 + 0.01 * i, 2) for i in range(20)] + [0.995, 0.998, 1.0]
+
+
+def _embedder(name: str) -> MiniLMEmbedder | HashingEmbedder:
+    if name == "hashing":
+        return HashingEmbedder()
+    if name == "local":
+        problem = missing_extra()
+        if problem is not None:
+            raise typer.BadParameter(problem, param_hint="--embedder")
+        return MiniLMEmbedder(threads=2)
+    raise typer.BadParameter("use 'local' or 'hashing'", param_hint="--embedder")
+
+
+def _table(title: str, points: list[Point], mark: Point | None = None) -> Table:
+    table = Table(title=title)
+    for column in ("threshold", "hits", "precision", "recall", "F1", "false hits (neg)"):
+        table.add_column(column, justify="right")
+    table.add_column("false hits (unrelated)", justify="right")
+    for p in points:
+        style = "bold green" if mark is not None and p.threshold == mark.threshold else None
+        table.add_row(
+            f"{p.threshold:g}",
+            f"{p.hits:,}",
+            f"{p.precision:.3f}",
+            f"{p.recall:.3f}",
+            f"{p.f1:.3f}",
+            f"{p.false_hit_rate:.2%}",
+            f"{p.unrelated_false_hit_rate:.3%}",
+            style=style,
+        )
+    return table
+
+
+def _show(report: Report) -> None:
+    console.print(
+        f"[bold]{report.pairs:,} pairs[/] ({report.duplicates:,} duplicates), "
+        f"embedder [bold]{report.embedder}[/]"
+    )
+    console.print(_table("Exact match (case and spacing ignored)", [report.exact]))
+    console.print(_table("Word overlap (Jaccard) baseline", report.word_overlap))
+    console.print(_table("Semantic (cosine)", report.semantic, report.recommended))
+    best = report.recommended
+    if best is None:
+        console.print(
+            "[yellow]No threshold reaches precision >= 0.95 with <= 0.1 % unrelated false "
+            "hits on this data.[/]"
+        )
+    else:
+        console.print(
+            f"Lowest threshold meeting precision >= 0.95 and <= 0.1 % unrelated false hits: "
+            f"[bold]{best.threshold:g}[/] (recall {best.recall:.3f}, "
+            f"hit rate {best.hits / report.pairs:.2%})"
+        )
+
+
+@cache_app.command("eval")
+def eval_command(
+    data: Annotated[
+        Path, typer.Option("--data", help="JSON lines of {text_a, text_b, duplicate} (.gz ok)")
+    ] = DEFAULT_DATA,
+    embedder: Annotated[
+        str, typer.Option(help="local (MiniLM, the semantic extra) or hashing")
+    ] = "local",
+    limit: Annotated[
+        int | None, typer.Option(help="evaluate a seeded sample of this many pairs")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print every figure as JSON")] = False,
+) -> None:
+    """Store text_a, query text_b: precision, recall and false hits across thresholds."""
+    if not data.is_file():
+        raise typer.BadParameter(f"no such file: {data}", param_hint="--data")
+    pairs = load_pairs(data, limit)
+    model: Embedder = _embedder(embedder)
+    embed = model.embed_now  # type: ignore[attr-defined]
+    if not as_json:
+        console.print(f"embedding {2 * len(pairs):,} texts with {model.name} ...")
+    report = evaluate(pairs, embed, model.name, THRESHOLDS)
+    if limit is not None:
+        report.notes.append(f"seeded sample of {len(pairs)} pairs")
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _show(report)
