@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pointsman.cache.service import ResponseCache
 from pointsman.config import Config, ConfigError, load_config
 from pointsman.core.pipeline import Pipeline, Stage
 from pointsman.governance.auth import Authenticate
-from pointsman.governance.service import Governance
 from pointsman.observe.service import Observability
 from pointsman.providers.base import Provider
 from pointsman.providers.registry import build_provider
 from pointsman.reliability.engine import Reliability
 from pointsman.routing.router import Router, RouteStage
 from pointsman.routing.terminal import RoutingTerminal
+
+if TYPE_CHECKING:
+    from pointsman.governance.service import Governance
 
 log = logging.getLogger("pointsman")
 
@@ -115,8 +118,12 @@ class Runtime:
     """Holds the live :class:`Gateway` and swaps it on reload."""
 
     def __init__(self, config: Config, path: str | Path | None = None) -> None:
-        enabled = config.governance.enabled
-        self.governance: Governance | None = Governance(config) if enabled else None
+        self.governance: Governance | None = None
+        if config.governance.enabled:
+            # SQLAlchemy and the store load only when governance is on
+            from pointsman.governance.service import Governance
+
+            self.governance = Governance(config)
         shared = self.governance.state if self.governance is not None else None
         self.reliability = Reliability(config, shared if shared and shared.shared else None)
         self.observe = Observability(config, self.governance, self.reliability)

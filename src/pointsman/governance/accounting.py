@@ -24,10 +24,10 @@ from pointsman.governance.catalog import Catalog, ModelInfo
 from pointsman.governance.costs import cost_of, worst_case_cost
 from pointsman.governance.enforce import subjects_of
 from pointsman.store.records import UsageRecord
-from pointsman.store.usage_writer import UsageWriter
 
 if TYPE_CHECKING:
     from pointsman.routing.table import Deployment
+    from pointsman.store.usage_writer import UsageWriter
 
 # Real tokenizers can count more tokens than the 4-characters-per-token estimate; reserving
 # against 1.2x the estimate keeps actual spend under a hard budget for ordinary text.

@@ -36,7 +36,6 @@ from pointsman.state import check_workers, make_backend
 from pointsman.store.budgets import Budget, BudgetStore, RateLimit
 from pointsman.store.engine import create_engine
 from pointsman.store.keys import KeyStore
-from pointsman.store.migrate import upgrade
 from pointsman.store.spend import SpendStore
 from pointsman.store.usage_writer import UsageWriter
 
@@ -113,6 +112,8 @@ class Governance:
     async def start(self) -> None:
         await self.state.ping()
         if self.settings.auto_migrate:
+            from pointsman.store.migrate import upgrade  # Alembic: only when migrating
+
             await upgrade(self.engine, schema=self._config.store.schema)
         self.writer.start()
         await self.keys.start()

@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pointsman.governance.budgets import BudgetLedger, Subjects
-from pointsman.store.keys import KeyStore
+
+if TYPE_CHECKING:
+    from pointsman.store.keys import KeyStore
 
 log = logging.getLogger("pointsman.observe")
 MAX_CALLERS = 200

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.trace.export import SpanExporter
-
 from pointsman.config import Config
 from pointsman.core.pipeline import RequestContext
 from pointsman.errors import ConfigError
@@ -35,12 +33,22 @@ from pointsman.observe.slo import Target
 from pointsman.observe.stage import Observe, SnapshotView
 from pointsman.observe.summary import Summary
 from pointsman.observe.tiers import assign_tiers
-from pointsman.observe.tracing import Tracer
 from pointsman.reliability.engine import Reliability
 from pointsman.routing.table import RouteTable
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
     from pointsman.governance.service import Governance
+    from pointsman.observe.tracing import Tracer
+
+
+def _tracer(settings: Any, exporter: SpanExporter | None) -> Tracer:
+    """The OpenTelemetry SDK loads only when tracing is on (it is off by default)."""
+    from pointsman.observe.tracing import Tracer
+
+    return Tracer(settings, exporter, batch=exporter is None)
+
 
 log = logging.getLogger("pointsman.observe")
 MEMO_SIZE = 4096
@@ -130,9 +138,7 @@ class Observability:
             BudgetWatch(governance.ledger, governance.key_store) if governance is not None else None
         )
         tracing = settings.tracing
-        self.tracer = (
-            Tracer(tracing, span_exporter, batch=span_exporter is None) if tracing.enabled else None
-        )
+        self.tracer = _tracer(tracing, span_exporter) if tracing.enabled else None
         self.tiers: Mapping[str, str] = {}
         self._staged: tuple[Config, Mapping[str, str], str] | None = None
         collector = GatewayCollector(

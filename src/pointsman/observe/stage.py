@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pointsman.core.pipeline import RequestContext, Stage
 from pointsman.observe.aggregate import Telemetry
@@ -26,7 +26,9 @@ from pointsman.observe.logs import REQUEST_ID, RequestLog, body_text, requests_l
 from pointsman.observe.outcome import Outcome, PriceFn, read_outcome
 from pointsman.observe.settings import LoggingSettings
 from pointsman.observe.slo import Target
-from pointsman.observe.tracing import Tracer
+
+if TYPE_CHECKING:
+    from pointsman.observe.tracing import Tracer
 
 log = logging.getLogger("pointsman.observe")
 UNKNOWN_ALIAS = "(unknown)"

@@ -29,11 +29,11 @@ from pointsman.server import admin_cache
 from pointsman.server import admin_types as t
 from pointsman.server.errors import openai_error_response
 from pointsman.server.wire import parse_json, validate
-from pointsman.store.keys import VirtualKey
 
 if TYPE_CHECKING:
     from pointsman.gateway import Runtime
     from pointsman.governance.service import Governance
+    from pointsman.store.keys import VirtualKey
 
 PREFIX = "/admin/v1"
 Handler = Callable[["Governance", Request, Any], Awaitable[Any]]
