@@ -253,6 +253,10 @@ def _check(config: Config, env: Mapping[str, str], protocols: tuple[str, ...]) -
                 "write e.g. http://127.0.0.1:9100/v1"
             )
         provider.api_key = _resolve_secret(provider.api_key, f"{path}.api_key", problems, env)
+        if provider.protocol in protocols:
+            from pointsman.providers.registry import option_problems
+
+            problems += option_problems(name, provider)
     problems += _check_fallbacks(config)
     problems += config.cache.problems(set(config.models))
     problems += _check_observe(config, env)

@@ -123,3 +123,14 @@ def test_load_config_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "absent.yaml")
     assert "cannot read" in caught.value.problems[0]
+
+
+def test_provider_options_are_checked_for_their_protocol() -> None:
+    data = base()
+    data["providers"]["a"] = {
+        "protocol": "anthropic",
+        "base_url": "https://api.anthropic.com/v1",
+        "options": {"json_mod": "tool"},
+    }
+    found = problems(data)
+    assert any(p.startswith("providers.a.options: unknown setting 'json_mod'") for p in found)
