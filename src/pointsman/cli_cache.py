@@ -56,7 +56,7 @@ def _show(report: Report) -> None:
         f"[bold]{report.pairs:,} pairs[/] ({report.duplicates:,} duplicates), "
         f"embedder [bold]{report.embedder}[/]"
     )
-    console.print(_table("Exact match (case and spacing ignored)", [report.exact]))
+    console.print(_table("Exact match (case and surrounding spaces ignored)", [report.exact]))
     console.print(_table("Word overlap (Jaccard) baseline", report.word_overlap))
     console.print(_table("Semantic (cosine)", report.semantic, report.recommended))
     best = report.recommended

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import openai

@@ -8,8 +8,8 @@ among non-duplicates, and the false-hit rate on *unrelated* pairs (each ``text_b
 ``text_a`` of another pair drawn at random): the rate at which unrelated traffic would be
 served someone else's answer.
 
-Baselines in the same run: exact match (case and spacing ignored) and word overlap (Jaccard of
-lower-cased word sets) over the same thresholds.
+Baselines in the same run: exact match (case and surrounding spaces ignored) and word
+overlap (Jaccard of lower-cased word sets) over their own thresholds.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def sweep(
 
 
 def _normal(text: str) -> str:
-    return " ".join(text.lower().split())
+    return text.strip().lower()
 
 
 def _jaccard(a: str, b: str) -> float:

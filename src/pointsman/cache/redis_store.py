@@ -3,9 +3,9 @@
 Layout (``P`` is ``cache.prefix``; a *member* is ``<scope>|<exact key>``)::
 
     P e:<member>   hash    v = the encoded answer, c = its cost in micro-USD; PEXPIRE = TTL
-    P lru          zset    member -> last use, ms (Redis server clock)
+    P lru          zset    member -> its last use (a counter: strict LRU order)
     P sz           hash    member -> size in bytes
-    P tot          hash    bytes (sum of sizes), evictions
+    P tot          hash    bytes (sum of sizes), evictions, uses (the use counter)
     P st:<scope>   hash    hits, semantic_hits, misses, stores, saved_micros
 
 Reads and writes go through the same automatic pipelining as the governance state

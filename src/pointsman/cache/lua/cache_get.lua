@@ -11,8 +11,8 @@ if not found[1] then
   end
   return false
 end
-local now = redis.call('TIME')
-redis.call('ZADD', KEYS[2], 'XX', now[1] * 1000 + math.floor(now[2] / 1000), ARGV[1])
+-- A use counter, not the clock: uses within one millisecond still order strictly.
+redis.call('ZADD', KEYS[2], 'XX', redis.call('HINCRBY', KEYS[4], 'uses', 1), ARGV[1])
 redis.call('HINCRBY', KEYS[5], ARGV[2], 1)
 redis.call('HINCRBY', KEYS[5], 'saved_micros', tonumber(found[2]) or 0)
 return found[1]
