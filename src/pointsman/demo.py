@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pointsman.app import create_app
+from pointsman.cache.showcase import repeated_questions
 from pointsman.config import parse_config
 from pointsman.local import serve_app
 
@@ -83,6 +84,17 @@ def demo_config(sim_url: str, store_dir: str) -> dict[str, Any]:
                 {"provider": "sim-anthropic", "model": "sim-large"},
             ],
             "embed": [{"provider": "sim", "model": "sim-embed"}],
+            # Tiered complexity routing: the shipped classifier sends each request to fast or
+            # smart; its threshold sends 30 % of its calibration traffic (MMLU, GSM8K) to the
+            # strong tier; on this demo's questions the share is whatever the scores say.
+            "auto": {
+                "policy": {
+                    "kind": "tiered",
+                    "cheap": "fast",
+                    "strong": "smart",
+                    "strong_share": 0.3,
+                }
+            },
         },
     }
 
@@ -98,6 +110,7 @@ class Outcome:
     tokens_in: int = 0
     tokens_out: int = 0
     error: str = ""
+    alias: str = "-"
 
 
 @dataclass
@@ -110,10 +123,12 @@ async def _one(client: Any, n: int) -> Outcome:
     rng = random.Random(n)
     alias = "smart" if rng.random() < 0.3 else "fast"
     question = QUESTIONS[n % len(QUESTIONS)]
-    messages = [{"role": "user", "content": f"{question} (request {n})"}]
     kind = ("chat", "stream", "stream", "tools", "json", "embed")[n % 6]
+    if kind in ("chat", "stream") and rng.random() < 0.6:  # let the router choose the tier
+        alias, question = "auto", ROUTED_QUESTIONS[n % len(ROUTED_QUESTIONS)]
+    messages = [{"role": "user", "content": f"{question} (request {n})"}]
     start = time.perf_counter()
-    outcome = Outcome(kind)
+    outcome = Outcome(kind, alias=alias)
     try:
         if kind == "embed":
             response = await client.embeddings.create(model="embed", input=question)
@@ -301,7 +316,9 @@ async def _main(requests: int, concurrency: int, console: Console) -> int:
             start = time.perf_counter()
             tally = await _workload(url, requests, concurrency, console, outage.step)
             console.print(summary(tally, time.perf_counter() - start))
+            console.print(routing_summary(tally))
             console.print(await reliability_summary(url, outage))
+            console.print(await repeated_questions(url, MASTER_KEY))
     finally:
         await sim.stop()
         await backup.stop()
@@ -396,4 +413,61 @@ async def reliability_summary(base_url: str, outage: Outage) -> Table:
         table.add_row(
             f"  {row['name']}", f"{row['breaker']}, {row['calls']} calls, {row['failures']} failed"
         )
+    return table
+
+
+# --- tiered complexity routing -------------------------------------------------------------------
+
+ROUTED_QUESTIONS = [
+    "What is the capital of Australia?",
+    "Say good morning in Spanish.",
+    "Name three primary colours.",
+    "A train leaves at 14:05 at 84 km/h; a second leaves the same station at 14:35 at 105 km/h "
+    "on a parallel track. When and where does the second overtake the first? Show your working.",
+    "Prove that the square root of 2 is irrational.",
+    "Which of these is a mammal? A. Shark B. Dolphin C. Trout D. Octopus",
+    "Let f(x) = x^3 - 6x^2 + 11x - 6. Find all real roots and where f is increasing.",
+    "Spell 'railway' backwards.",
+    "What colour is the sky on a clear day?",
+    "Translate 'thank you' into German.",
+    "How many days are in a week?",
+    "Who wrote Romeo and Juliet?",
+    "Give a synonym for 'happy'.",
+    "What is 12 times 12?",
+    "Is Paris in France?",
+    "Name a fruit that is yellow.",
+]
+
+
+def routing_summary(tally: Tally) -> Table:
+    """The ``auto`` alias: the share of cheap and strong calls, and what it cost against sending
+    every one of them to the strong tier (same tokens, priced from the catalog)."""
+    from pointsman.core.types import Usage
+    from pointsman.governance.catalog import Catalog
+    from pointsman.governance.costs import cost_of
+
+    catalog = Catalog.load()
+    routed = [o for o in tally.outcomes if o.alias == "auto" and o.ok]
+    cheap = [o for o in routed if o.model == OUTAGE_MODELS["fast"]]
+    actual = strong = 0
+    for o in routed:
+        usage = Usage(prompt_tokens=o.tokens_in, completion_tokens=o.tokens_out)
+        actual += cost_of(usage, catalog.lookup(o.model)).micros
+        strong += cost_of(usage, catalog.lookup(OUTAGE_MODELS["smart"])).micros
+    table = Table(
+        title="Tiered routing: alias auto over fast / smart (SIMULATED)", show_header=False
+    )
+    table.add_column("metric", style="cyan")
+    table.add_column("value", justify="right")
+    total = max(1, len(routed))
+    table.add_row("requests routed by the classifier", str(len(routed)))
+    table.add_row("  to the cheap tier (fast)", f"{len(cheap)} ({100 * len(cheap) / total:.0f} %)")
+    strong_calls = len(routed) - len(cheap)
+    table.add_row(
+        "  to the strong tier (smart)", f"{strong_calls} ({100 * strong_calls / total:.0f} %)"
+    )
+    table.add_row("cost as routed (USD)", f"{actual / 1e6:.6f}")
+    table.add_row("cost if all went to the strong tier (USD)", f"{strong / 1e6:.6f}")
+    saved = 100 * (strong - actual) / strong if strong else 0.0
+    table.add_row("saved", f"{saved:.1f} %")
     return table

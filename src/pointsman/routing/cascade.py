@@ -24,16 +24,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-import jsonschema
 import msgspec
 
 from pointsman.core.pipeline import RequestContext
 from pointsman.core.types import ChatRequest, Usage
 from pointsman.errors import PointsmanError
-from pointsman.governance.accounting import STEPS
+from pointsman.governance.accounting import RESERVE, STEPS
+from pointsman.governance.catalog import ModelInfo
 from pointsman.providers.base import ChatResult, ChatStream
 from pointsman.routing.composite import Pick
 from pointsman.routing.features import prompt_text
@@ -115,6 +115,8 @@ def schema_score(completion: dict[str, Any], chat: ChatRequest) -> float | None:
     schema = (fmt.json_schema or {}).get("schema")
     if not isinstance(schema, dict):
         return 1.0
+    import jsonschema  # 0.1 s to import: only when a cascade scores JSON
+
     try:
         jsonschema.validate(value, schema)
     except jsonschema.ValidationError:
@@ -223,6 +225,17 @@ def replay(completion: dict[str, Any], usage: Usage | None, include_usage: bool)
 # -- the cascade ------------------------------------------------------------------------------
 
 
+def _longest_answer(
+    ctx: RequestContext, group: list[Deployment], info: Mapping[str, ModelInfo | None]
+) -> int:
+    """The longest answer a tier may give this request, in tokens."""
+    cap = ctx.chat.output_limit if ctx.chat is not None else None
+    if cap is not None:
+        return cap
+    limits = [i.max_output for d in group if (i := info.get(d.name)) is not None]
+    return max(limits, default=4096)
+
+
 class Cascade:
     """One cascade alias's policy; :meth:`run` serves a request (see the module docstring)."""
 
@@ -236,6 +249,33 @@ class Cascade:
 
     def pick(self, ctx: RequestContext) -> Pick:
         return Pick(self.tiers[0], self.tiers[0], threshold=self.threshold, reason=self.scorer)
+
+    def plan(
+        self, ctx: RequestContext, select: Selector, info: Mapping[str, ModelInfo | None]
+    ) -> list[Deployment]:
+        """The candidates of the first tier that has any (the final tier must have some: else
+        the router's refusal), and on ``ctx.notes[RESERVE]`` every further call the cascade may
+        make, so the budget reservation covers them (``info``: catalog entries by deployment)."""
+        final = select.required(ctx, self.tiers[-1])
+        tiers = [select.allowed(ctx, tier) for tier in self.tiers[:-1]]
+        first = next((t for t in tiers if t), final)
+        reserve: list[tuple[list[Deployment], int, int | None, int]] = []
+        extra_answers = 1 if self.scorer == "agreement" else 0
+        verifier = select.allowed(ctx, self.verifier) if self.verifier else []
+        for group in tiers:
+            if not group:
+                continue
+            if group is not first:
+                reserve.append((group, 0, None, 1 + extra_answers))
+            elif extra_answers:
+                reserve.append((group, 0, None, extra_answers))
+            if verifier:  # the verifier reads the question and the tier's (longest) answer
+                prompt = _longest_answer(ctx, group, info) + VERIFIER_OVERHEAD_TOKENS
+                reserve.append((verifier, prompt, VERIFIER_MAX_TOKENS, 1))
+        if first is not final:
+            reserve.append((final, 0, None, (ctx.chat.n or 1) if ctx.chat else 1))
+        ctx.notes[RESERVE] = reserve
+        return first
 
     def step_changes(self) -> dict[str, Any]:
         """What a cheap step asks for beyond the client's request."""

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pointsman.core.pipeline import RequestContext
 from pointsman.errors import ConfigError, InvalidRequestError
-from pointsman.routing.classifier import ComplexityClassifier, ModelFileError
 from pointsman.routing.settings import TaskMapPolicy, TieredPolicy
+
+if TYPE_CHECKING:  # the classifier pulls in numpy: loaded only when a tiered alias exists
+    from pointsman.routing.classifier import ComplexityClassifier
 
 TASK_HEADER = "x-pointsman-task"
 
@@ -74,6 +77,8 @@ class TaskMap:
 def load_classifier(path: str | None) -> ComplexityClassifier:
     """The classifier at ``path`` (None: the shipped one), loaded once per process: a loaded
     model is immutable, and loading takes ~0.1 s, which a config reload should not pay again."""
+    from pointsman.routing.classifier import ComplexityClassifier
+
     return ComplexityClassifier.load(path)
 
 
@@ -114,7 +119,7 @@ class Tiered:
         try:
             classifier = load_classifier(settings.model)
             return cls(settings, classifier)
-        except (OSError, ModelFileError, RuntimeError, KeyError, ValueError) as error:
+        except (OSError, RuntimeError, KeyError, ValueError) as error:  # ModelFileError too
             raise ConfigError([f"{where}.policy.model: cannot use the model: {error}"]) from None
 
     def pick(self, ctx: RequestContext) -> Pick:

@@ -32,12 +32,12 @@ from typing import Any
 from pointsman.config import AliasConfig, Config
 from pointsman.core.pipeline import RequestContext
 from pointsman.errors import InvalidRequestError, PermissionDeniedError, PointsmanError
-from pointsman.governance.accounting import RESERVE, STEPS, Pricing
+from pointsman.governance.accounting import STEPS, Pricing
 from pointsman.governance.catalog import Catalog, ModelInfo
 from pointsman.governance.costs import cost_of
 from pointsman.providers.base import Provider
 from pointsman.reliability.board import HealthBoard
-from pointsman.routing.cascade import VERIFIER_MAX_TOKENS, VERIFIER_OVERHEAD_TOKENS, Cascade
+from pointsman.routing.cascade import Cascade
 from pointsman.routing.composite import Pick, TaskMap, Tiered
 from pointsman.routing.constraints import (
     Needs,
@@ -312,7 +312,7 @@ class Router(RouteTable):
                 if isinstance(policy, Cascade):
                     record.hops.append(Hop(current, policy.kind, policy.pick(ctx)))
                     record.cascade = current
-                    ctx.candidates = self._plan_cascade(ctx, policy)
+                    ctx.candidates = policy.plan(ctx, self, self.info)
                     return
                 pick = self.pick(ctx, current, policy)
                 record.hops.append(Hop(current, policy.kind, pick))
@@ -323,39 +323,6 @@ class Router(RouteTable):
         except PointsmanError as error:
             error.headers.setdefault(HEADER, record.header())
             raise
-
-    def _plan_cascade(self, ctx: RequestContext, cascade: Cascade) -> list[Deployment]:
-        """Candidates of the first tier that has any (the final tier must have some), and the
-        reservation of every further call the cascade may make."""
-        final = self.required(ctx, cascade.tiers[-1])
-        tiers = [self.allowed(ctx, tier) for tier in cascade.tiers[:-1]]
-        first = next((t for t in tiers if t), final)
-        reserve: list[tuple[list[Deployment], int, int | None, int]] = []
-        extra_answers = 1 if cascade.scorer == "agreement" else 0
-        verifier = self.allowed(ctx, cascade.verifier) if cascade.verifier else []
-        for group in tiers:
-            if not group:
-                continue
-            if group is not first:
-                reserve.append((group, 0, None, 1 + extra_answers))
-            elif extra_answers:
-                reserve.append((group, 0, None, extra_answers))
-            if verifier:
-                answer = self._max_answer(ctx, group)
-                prompt = answer + VERIFIER_OVERHEAD_TOKENS
-                reserve.append((verifier, prompt, VERIFIER_MAX_TOKENS, 1))
-        if first is not final:
-            reserve.append((final, 0, None, (ctx.chat.n or 1) if ctx.chat else 1))
-        ctx.notes[RESERVE] = reserve
-        return first
-
-    def _max_answer(self, ctx: RequestContext, group: list[Deployment]) -> int:
-        """The longest answer a tier may give this request, in tokens (for the verifier)."""
-        cap = ctx.chat.output_limit if ctx.chat is not None else None
-        if cap is not None:
-            return cap
-        limits = [i.max_output for d in group if (i := self.info.get(d.name)) is not None]
-        return max(limits, default=4096)
 
     # -- request lifecycle ----------------------------------------------------------------------
 
@@ -421,6 +388,11 @@ class RouteStage(Resolve):
     def __init__(self, router: Router) -> None:
         super().__init__(router)
         self.router = router
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        await super().on_request(ctx)
+        # Counted now, not at dispatch: the requests resolved in between must see this one.
+        self.router.began(ctx)
 
     async def on_complete(self, ctx: RequestContext) -> None:
         self.router.settle(ctx)

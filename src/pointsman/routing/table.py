@@ -72,9 +72,7 @@ class RouteTable:
         rest = sorted((d for d in deployments if d is not first), key=lambda d: -d.weight)
         return [first, *rest]
 
-    def select(
-        self, ctx: RequestContext, alias: str
-    ) -> tuple[list[Deployment], list[Exclusion]]:
+    def select(self, ctx: RequestContext, alias: str) -> tuple[list[Deployment], list[Exclusion]]:
         """The deployments of ``alias`` that may serve ``ctx``, in the order to try them, and the
         ones excluded, with why. Every place that picks deployments for a request calls this
         (resolve, downgrade, the reliability walk's fallbacks), so constraints hold everywhere.

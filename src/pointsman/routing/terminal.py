@@ -42,7 +42,6 @@ class RoutingTerminal:
         if comparison is not None:
             record.shadow = comparison.challenger
             ctx.notes[SHADOW_NOTE] = (shadow, comparison)
-        router.began(ctx)
         try:
             if record.cascade is not None:
                 cascade = router.composite[record.cascade]
