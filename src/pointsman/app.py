@@ -7,8 +7,8 @@ tests and the demo can run several gateways in one process.
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import logging
 import os
 import signal

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +40,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from pointsman.core.ids import new_id
 from pointsman.errors import BudgetExceededError
 from pointsman.governance.costs import MICROS_PER_USD
 from pointsman.state.base import BudgetState, LedgerSpec, LedgerState, Threshold
@@ -328,7 +328,7 @@ class BudgetLedger:
         """
         if amount < 0:
             raise ValueError(f"a reservation cannot be negative ({amount})")
-        reservation_id = os.urandom(8).hex()
+        reservation_id = new_id(8)
         levels = self.levels(subjects)
         if not levels:
             return Reservation(reservation_id, amount, (), ())

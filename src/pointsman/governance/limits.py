@@ -26,7 +26,6 @@ constraining request and token limits.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -34,6 +33,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from pointsman.core.ids import new_id
 from pointsman.errors import RateLimitError
 from pointsman.governance.costs import MICROS_PER_USD
 from pointsman.state.base import Admission, Bucket, Check, LimitState, Slots, Window
@@ -198,7 +198,7 @@ class RateLimiter:
         random id: a client-supplied request id could repeat and share one concurrency lease.
         """
         checks, roles = self.plan(key, team, model, tokens=tokens, cost=cost)
-        entry_id = os.urandom(8).hex()
+        entry_id = new_id(8)
         if not checks:
             return Ticket(entry_id, (), (), Admission(True, ()))
         admission = await self.state.acquire(checks, entry_id)

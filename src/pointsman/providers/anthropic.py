@@ -12,7 +12,6 @@ without them), ``beta`` (``anthropic-beta`` header values).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 
@@ -20,6 +19,7 @@ import aiohttp
 import msgspec
 
 from pointsman.config import ProviderConfig
+from pointsman.core.ids import new_id
 from pointsman.errors import UpstreamError
 from pointsman.providers.anthropic_request import AnthropicOptions, to_anthropic
 from pointsman.providers.anthropic_response import error_from_body, to_completion
@@ -115,7 +115,7 @@ class AnthropicProvider(ChatProvider, ModelListProvider):
             self._error(call.deployment),
         )
         translator = AnthropicStreamTranslator(
-            "chatcmpl-" + os.urandom(12).hex(),
+            "chatcmpl-" + new_id(),
             int(time.time()),
             call.model,
             call.deployment,

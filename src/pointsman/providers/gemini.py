@@ -14,7 +14,6 @@ schemas as JSON Schema, the default; ``openapi``: the older OpenAPI subset),
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -23,6 +22,7 @@ import aiohttp
 import msgspec
 
 from pointsman.config import ProviderConfig
+from pointsman.core.ids import new_id
 from pointsman.errors import UpstreamError
 from pointsman.providers.base import (
     ChatCall,
@@ -98,7 +98,7 @@ class GeminiProvider(ChatProvider, ModelListProvider):
         error = self._error(call.deployment)
         response = await post_json(self.session, url, body, self._headers, call.deployment, error)
         raw = await read_all(response, call.deployment)
-        rid = "chatcmpl-" + os.urandom(12).hex()
+        rid = "chatcmpl-" + new_id()
         completion, usage, finish = to_completion(raw, call.deployment, int(time.time()), rid)
         return ChatResult(body=completion, usage=usage, finish_reason=finish)
 
@@ -108,7 +108,7 @@ class GeminiProvider(ChatProvider, ModelListProvider):
         error = self._error(call.deployment)
         response = await post_json(self.session, url, body, self._headers, call.deployment, error)
         translator = GeminiStreamTranslator(
-            "chatcmpl-" + os.urandom(12).hex(),
+            "chatcmpl-" + new_id(),
             int(time.time()),
             call.model,
             call.deployment,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pointsman.core.ids import new_id
 from pointsman.core.pipeline import RequestContext
 from pointsman.core.types import ChatRequest, EmbeddingRequest
 from pointsman.errors import PointsmanError
@@ -21,7 +20,7 @@ from pointsman.server.wire import parse_json, read_body, validate
 
 
 def request_id(request: Request) -> str:
-    return request.headers.get("x-request-id") or os.urandom(12).hex()
+    return request.headers.get("x-request-id") or new_id()
 
 
 class OpenAIRoutes:
