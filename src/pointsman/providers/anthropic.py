@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-import aiohttp
 import msgspec
 
 from pointsman.config import ProviderConfig
@@ -33,9 +32,9 @@ from pointsman.providers.base import (
 )
 from pointsman.providers.http import (
     ErrorReader,
+    PooledSession,
     get_json,
     model_ids,
-    open_session,
     post_json,
     read_all,
 )
@@ -47,7 +46,7 @@ __all__ = ["AnthropicProvider"]
 _encode = msgspec.json.encode
 
 
-class AnthropicProvider(ChatProvider, ModelListProvider):
+class AnthropicProvider(PooledSession, ChatProvider, ModelListProvider):
     """Adapter for the Anthropic Messages API."""
 
     protocol = "anthropic"
@@ -63,22 +62,6 @@ class AnthropicProvider(ChatProvider, ModelListProvider):
         if config.api_key:
             headers["x-api-key"] = config.api_key
         self._headers = {**headers, **config.headers}
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = open_session(self.config)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError(f"provider {self.name!r} used before start()")
-        return self._session
 
     def _error(self, deployment: str) -> ErrorReader:
         secret = self.config.api_key

@@ -18,7 +18,6 @@ import time
 from collections.abc import Mapping
 from urllib.parse import quote
 
-import aiohttp
 import msgspec
 
 from pointsman.config import ProviderConfig
@@ -36,9 +35,9 @@ from pointsman.providers.gemini_response import error_from_body, to_completion
 from pointsman.providers.gemini_stream import GeminiStreamTranslator
 from pointsman.providers.http import (
     ErrorReader,
+    PooledSession,
     get_json,
     model_ids,
-    open_session,
     post_json,
     read_all,
 )
@@ -50,7 +49,7 @@ __all__ = ["GeminiProvider"]
 _encode = msgspec.json.encode
 
 
-class GeminiProvider(ChatProvider, ModelListProvider):
+class GeminiProvider(PooledSession, ChatProvider, ModelListProvider):
     """Adapter for the Gemini API (Google AI Studio; Vertex AI's Gemini endpoints take the
     same bodies under a different base URL and auth header)."""
 
@@ -64,22 +63,6 @@ class GeminiProvider(ChatProvider, ModelListProvider):
         if config.api_key:
             headers["x-goog-api-key"] = config.api_key
         self._headers = {**headers, **config.headers}
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = open_session(self.config)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError(f"provider {self.name!r} used before start()")
-        return self._session
 
     def _url(self, model: str, method: str) -> str:
         return f"{self._base}/models/{quote(model, safe='')}:{method}"

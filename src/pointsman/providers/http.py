@@ -61,6 +61,33 @@ def open_session(config: ProviderConfig) -> aiohttp.ClientSession:
     )
 
 
+class PooledSession:
+    """The pooled session of an HTTP provider: opened by ``start()``, closed by ``close()``.
+
+    Mixed into an adapter ahead of :class:`~pointsman.providers.base.Provider` (it provides
+    ``start``/``close``); the adapter reaches the session through :attr:`session`.
+    """
+
+    name: str
+    config: ProviderConfig
+    _session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = open_session(self.config)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError(f"provider {self.name!r} used before start()")
+        return self._session
+
+
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms``, ``Retry-After`` (seconds or HTTP date), or else
     the providers' rate-limit reset headers (:func:`rate_limit_reset`); None when none applies.

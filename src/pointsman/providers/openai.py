@@ -28,7 +28,7 @@ from pointsman.providers.base import (
     EmbeddingsProvider,
     ModelListProvider,
 )
-from pointsman.providers.http import open_session, redact, sse_events, status_error
+from pointsman.providers.http import PooledSession, redact, sse_events, status_error
 
 _encode = msgspec.json.encode
 
@@ -55,7 +55,7 @@ class _EmbeddingView(msgspec.Struct):
     usage: _EmbeddingUsage | None = None
 
 
-class OpenAIProvider(ChatProvider, EmbeddingsProvider, ModelListProvider):
+class OpenAIProvider(PooledSession, ChatProvider, EmbeddingsProvider, ModelListProvider):
     """Adapter for OpenAI-compatible HTTP APIs."""
 
     protocol = "openai"
@@ -69,22 +69,6 @@ class OpenAIProvider(ChatProvider, EmbeddingsProvider, ModelListProvider):
         self._headers = {"Content-Type": "application/json", **config.headers}
         if config.api_key:
             self._headers["Authorization"] = f"Bearer {config.api_key}"
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = open_session(self.config)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError(f"provider {self.name!r} used before start()")
-        return self._session
 
     # -- chat ------------------------------------------------------------------------------
 
