@@ -61,13 +61,15 @@ async def test_429_storm_honours_retry_after_and_the_retry_budget(
     assert gaps and min(gaps) >= RETRY_AFTER - 0.01, gaps
     assert len(arrivals) <= (5 + 1) * len(bursts)  # the requests in flight, and a health probe
     assert health["deployments"][PRIMARY]["breaker"] == "closed"  # a 429 is not an outage
-    skips = health["counters"]["skips"].get("rate_limited", 0)
+    # Routing orders a cooling deployment last, or the walk passes it over: either way the
+    # secondary serves meanwhile.
+    by_secondary = sum(o.deployment == SECONDARY for o in outcomes)
     report.add(
         "2a 429 storm, Retry-After 1 s",
         outcomes,
         f"{len(arrivals)} calls reached the rate-limited primary in {len(bursts)} bursts, "
-        f"{min(gaps):.2f}s or more apart (Retry-After {RETRY_AFTER:g}s); {skips} requests "
-        f"passed it over and were served by {SECONDARY}",
+        f"{min(gaps):.2f}s or more apart (Retry-After {RETRY_AFTER:g}s); {by_secondary} "
+        f"requests served by {SECONDARY} meanwhile",
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TypeVar
 
 from pointsman.config import Timeouts
 from pointsman.core.pipeline import RequestContext
@@ -31,7 +30,6 @@ from pointsman.reliability.streams import EndHook, GuardedStream, open_stream
 from pointsman.routing.table import Deployment
 
 Answer = ChatResult | EmbeddingResult | GuardedStream
-T = TypeVar("T")
 
 
 def supports(provider: Provider, ctx: RequestContext) -> bool:
@@ -55,52 +53,64 @@ async def call_deployment(
     :class:`UnprocessableContentError` when the provider lacks the capability.
     """
     provider = deployment.provider
+    work: Awaitable[ChatResult | EmbeddingResult]
     if ctx.kind == "embeddings":
         if not isinstance(provider, EmbeddingsProvider) or ctx.embedding is None:
             raise UnprocessableContentError(
                 f"'{ctx.alias}' is not served by an embeddings-capable provider", param="model"
             )
-        call = EmbeddingCall(ctx.embedding, ctx.body, deployment.model, deployment.name)
-        return await _within(provider.embeddings(call), timeouts.total, deployment)
-    if not isinstance(provider, ChatProvider) or ctx.chat is None:
+        work = provider.embeddings(
+            EmbeddingCall(ctx.embedding, ctx.body, deployment.model, deployment.name)
+        )
+    elif not isinstance(provider, ChatProvider) or ctx.chat is None:
         raise UnprocessableContentError(f"'{ctx.alias}' cannot chat", param="model")
-    chat_call = ChatCall(ctx.chat, ctx.body, deployment.model, deployment.name)
-    if not ctx.streaming:
-        return await _within(provider.chat(chat_call), timeouts.total, deployment)
+    else:
+        chat_call = ChatCall(ctx.chat, ctx.body, deployment.model, deployment.name)
+        if ctx.streaming:
+            return await _stream(provider, chat_call, timeouts, switchable, on_end)
+        work = provider.chat(chat_call)
+    loop = asyncio.get_running_loop()
+    deadline = Deadline(loop)
+    deadline.wait_until(loop.time() + timeouts.total)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if deadline.expired_in():
+            raise AttemptTimeout(deployment.name, "total", timeouts.total) from None
+        raise
+    finally:
+        deadline.close()
+
+
+async def _stream(
+    provider: ChatProvider,
+    chat_call: ChatCall,
+    timeouts: Timeouts,
+    switchable: bool,
+    on_end: EndHook | None,
+) -> GuardedStream:
+    """Open and prime a stream: first batch within ``ttft`` (when ``switchable``) or ``total``."""
+    name = chat_call.deployment
     loop = asyncio.get_running_loop()
     deadline = Deadline(loop)
     now = loop.time()
     end = now + timeouts.total
     ttft = switchable and timeouts.ttft < timeouts.total
-    deadline.wait_until(now + timeouts.ttft if ttft else end)
+    first_by = now + timeouts.ttft if ttft else end
+    deadline.wait_until(first_by, wake=min(first_by, now + timeouts.idle))
     try:
         stream = await provider.chat_stream(chat_call)
         return await open_stream(
-            stream, deployment=deployment.name, idle=timeouts.idle, end=end,
+            stream, deployment=name, idle=timeouts.idle, end=end,
             total=timeouts.total, deadline=deadline, on_end=on_end,
         )  # fmt: skip
     except asyncio.CancelledError:
         if deadline.expired_in():
             kind, seconds = ("ttft", timeouts.ttft) if ttft else ("total", timeouts.total)
-            raise AttemptTimeout(deployment.name, kind, seconds) from None
+            raise AttemptTimeout(name, kind, seconds) from None
         raise
     except BaseException:
         deadline.close()
         raise
     finally:
         deadline.waiting = False
-
-
-async def _within(work: Awaitable[T], seconds: float, deployment: Deployment) -> T:
-    """Await ``work`` for at most ``seconds``; on expiry, a ``total`` :class:`AttemptTimeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = Deadline(loop)
-    deadline.wait_until(loop.time() + seconds)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if deadline.expired_in():
-            raise AttemptTimeout(deployment.name, "total", seconds) from None
-        raise
-    finally:
-        deadline.close()

@@ -39,8 +39,12 @@ class Deadline:
         self.waiting = False
         self.when = 0.0
 
-    def wait_until(self, when: float) -> None:
-        """The current task is about to wait on the upstream until ``when`` (``loop.time()``)."""
+    def wait_until(self, when: float, wake: float | None = None) -> None:
+        """The current task is about to wait on the upstream until ``when`` (``loop.time()``).
+
+        ``wake`` (at most ``when``) arms the timer earlier than needed, so that the later,
+        shorter waits a caller knows are coming (a stream's idle waits) need no re-arming.
+        """
         self.when = when
         self.waiting = True
         self._task = asyncio.current_task(self._loop)
@@ -48,7 +52,7 @@ class Deadline:
         if handle is None or handle.when() > when:
             if handle is not None:
                 handle.cancel()
-            self._handle = self._loop.call_at(when, self._fire)
+            self._handle = self._loop.call_at(when if wake is None else wake, self._fire)
 
     def _fire(self) -> None:
         self._handle = None

@@ -71,8 +71,20 @@ class Dispatcher:
         hedge = deps.plans.get(ctx.alias, NO_PLAN).hedge_after or self.hedge_after
         walk = Walk(ctx, deps, retry_same=hedge is None)
         try:
-            if hedge is None:
-                launch, answer = await self._one_by_one(ctx, walk)
+            if hedge is None:  # one call at a time (inline: no extra coroutine on the hot path)
+                while True:
+                    launch_or_none = walk.next()
+                    if launch_or_none is None:
+                        deps.counters.unavailable += 1
+                        raise walk.error()
+                    launch = launch_or_none
+                    try:
+                        answer = await self._attempt(ctx, launch, walk)
+                        break
+                    except PointsmanError as error:
+                        wait = walk.failed(launch, error)  # raises when the request is at fault
+                        if wait:
+                            await asyncio.sleep(wait)
             else:
                 launch, answer = await race(
                     walk, lambda launch: self._attempt(ctx, launch, walk), hedge, deps.counters
@@ -89,17 +101,6 @@ class Dispatcher:
             ctx.first_token_at = time.perf_counter()
         else:
             ctx.result, ctx.usage = answer, answer.usage
-
-    async def _one_by_one(self, ctx: RequestContext, walk: Walk) -> tuple[Launch, Answer]:
-        while (launch := walk.next()) is not None:
-            try:
-                return launch, await self._attempt(ctx, launch, walk)
-            except PointsmanError as error:
-                wait = walk.failed(launch, error)
-                if wait:
-                    await asyncio.sleep(wait)
-        self.deps.counters.unavailable += 1
-        raise walk.error()
 
     async def _attempt(self, ctx: RequestContext, launch: Launch, walk: Walk) -> Answer:
         """One call, recorded on ``ctx.attempts``, the deployment's state and the counters."""

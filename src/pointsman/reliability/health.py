@@ -18,7 +18,6 @@ at a random point of its first interval so that replicas and providers do not al
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -84,6 +83,7 @@ class HealthChecker:
         self.rng = rng or random.Random()
         self.probes = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._generation = 0  # bumped by track() and stop(): older loops end at their next turn
 
     @property
     def running(self) -> bool:
@@ -93,20 +93,24 @@ class HealthChecker:
         """Probe ``targets`` from now on (replacing the previous ones). Inside the event loop."""
         for task in self._tasks:
             task.cancel()
+        self._generation += 1
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._run(target)) for target in targets]
+        self._tasks = [loop.create_task(self._run(target, self._generation)) for target in targets]
 
     async def stop(self) -> None:
+        """Stop probing; waits at most a second for the probes in flight to end."""
+        self._generation += 1
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
 
-    async def _run(self, target: ProbeTarget) -> None:
+    async def _run(self, target: ProbeTarget, generation: int) -> None:
         await asyncio.sleep(self.rng.uniform(0, target.settings.interval))
-        while True:
+        # The generation, not only the cancellation, ends the loop (a provider library that
+        # swallowed a CancelledError must not keep probing a retired snapshot's provider).
+        while generation == self._generation:
             try:
                 await self.probe(target)
             except Exception:  # a probe must never kill the schedule

@@ -15,7 +15,6 @@ shared state is unreachable, openings are simply not shared (logged once per out
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ class BreakerSync:
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._failing = False
+        self._stopping = False
 
     def publish(self, state: DeploymentState) -> None:
         """Announce that ``state``'s breaker opened here (fire and forget, in the event loop)."""
@@ -81,10 +81,13 @@ class BreakerSync:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
+        # The flag, not only the cancellation, ends the loop: a client library that swallows a
+        # CancelledError mid-command must not keep the poll (and shutdown) going forever.
+        while not self._stopping:
             try:
                 await self.poll()
             except Exception:
@@ -92,10 +95,11 @@ class BreakerSync:
             await asyncio.sleep(self.interval)
 
     async def stop(self) -> None:
+        """Stop polling and publishing; waits at most a second for the tasks to end."""
+        self._stopping = True
         task, self._task = self._task, None
         tasks = [t for t in (task, *self._pending) if t is not None]
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)

@@ -228,6 +228,8 @@ class Walk:
     def has_alternative(self) -> bool:
         """Whether another deployment could take over now if the current call were abandoned
         (used to decide whether a TTFT timeout may cut a call). No side effects."""
+        if (self._left <= 0 or self._index >= len(self._group)) and not self._chain:
+            return False  # the common single-deployment case, decided at once
         deps = self.deps
         now = deps.clock()
         if deps.budget.allowance(now) < 1:
