@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from pointsman.cache.embedders import Embedder, HashingEmbedder
-from pointsman.cache.evaluation import DEFAULT_DATA, Point, Report, evaluate, load_pairs
-from pointsman.cache.minilm import MiniLMEmbedder, missing_extra
+from pointsman.cache.settings import EVAL_DATA as DEFAULT_DATA
+
+if TYPE_CHECKING:
+    from pointsman.cache.embedders import Embedder, HashingEmbedder
+    from pointsman.cache.evaluation import Point, Report
+    from pointsman.cache.minilm import MiniLMEmbedder
 
 cache_app = typer.Typer(no_args_is_help=True, help="Response cache tools.")
 console = Console()
@@ -21,6 +24,9 @@ THRESHOLDS = [round(0.80 + 0.01 * i, 2) for i in range(20)] + [0.995, 0.998, 1.0
 
 
 def _embedder(name: str) -> MiniLMEmbedder | HashingEmbedder:
+    from pointsman.cache.embedders import HashingEmbedder  # NumPy: only for this command
+    from pointsman.cache.minilm import MiniLMEmbedder, missing_extra
+
     if name == "hashing":
         return HashingEmbedder()
     if name == "local":
@@ -89,6 +95,8 @@ def eval_command(
     """Store text_a, query text_b: precision, recall and false hits across thresholds."""
     if not data.is_file():
         raise typer.BadParameter(f"no such file: {data}", param_hint="--data")
+    from pointsman.cache.evaluation import evaluate, load_pairs
+
     pairs = load_pairs(data, limit)
     model: Embedder = _embedder(embedder)
     embed = model.embed_now  # type: ignore[attr-defined]

@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pointsman.cache.settings import EVAL_DATA
+
 __all__ = ["Pair", "Point", "Report", "evaluate", "load_pairs", "sweep"]
 
-DEFAULT_DATA = Path("../shared/data/cache/qqp_pairs.jsonl.gz")
+DEFAULT_DATA = EVAL_DATA
 TARGET_PRECISION = 0.95
 TARGET_UNRELATED = 0.001
 _WORD = re.compile(r"[\w']+")

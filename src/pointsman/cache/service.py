@@ -15,14 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pointsman.cache.embedders import Embedder, GatewayEmbedder, HashingEmbedder, Vectors
-from pointsman.cache.index import VectorIndex
-from pointsman.cache.minilm import MiniLMEmbedder
-from pointsman.cache.redis_store import RedisStore
 from pointsman.cache.settings import CacheSettings
-from pointsman.cache.shared_vectors import VectorLog
 from pointsman.cache.stage import CacheStage
 from pointsman.cache.store import AnswerStore, MemoryStore
 from pointsman.config import Config
@@ -30,6 +25,11 @@ from pointsman.core.pipeline import Stage
 from pointsman.governance.accounting import Pricing
 from pointsman.governance.catalog import Catalog
 from pointsman.routing.table import RouteTable
+
+if TYPE_CHECKING:
+    from pointsman.cache.embedders import Embedder, Vectors
+    from pointsman.cache.index import VectorIndex
+    from pointsman.cache.shared_vectors import VectorLog
 
 __all__ = ["ResponseCache"]
 
@@ -40,6 +40,8 @@ _SEP = "\x1f"  # between scope, embedder and request shape in a partition name
 def _store_for(settings: CacheSettings) -> AnswerStore:
     if settings.url == "memory":
         return MemoryStore(settings.max_entries, settings.max_bytes)
+    from pointsman.cache.redis_store import RedisStore  # redis-py only when it is used
+
     return RedisStore.from_url(
         settings.url,
         prefix=settings.prefix,
@@ -55,9 +57,13 @@ class ResponseCache:
         self.settings = config.cache
         self.store = store if store is not None else _store_for(self.settings)
         semantic = self.settings.semantic
-        self.index = VectorIndex(semantic.max_entries)
+        self._index: VectorIndex | None = None  # built on first semantic use (NumPy loads then)
         self.log: VectorLog | None = None
-        if isinstance(self.store, RedisStore):
+        if self.store.shared:
+            from pointsman.cache.redis_store import RedisStore
+            from pointsman.cache.shared_vectors import VectorLog
+
+            assert isinstance(self.store, RedisStore)
             self.log = VectorLog(
                 self.store.client, self.settings.prefix, semantic.max_entries, self.index
             )
@@ -70,9 +76,22 @@ class ResponseCache:
         extra = f", semantic via {semantic.embedder}" if semantic.enabled else ", exact only"
         return f"cache: {kind}{extra}" if self.settings.enabled else "cache: off"
 
+    @property
+    def index(self) -> VectorIndex:
+        """The in-process vector index, created on first use."""
+        if self._index is None:
+            from pointsman.cache.index import VectorIndex
+
+            self._index = VectorIndex(self.settings.semantic.max_entries)
+        return self._index
+
     def _embedder(self, name: str, routes: RouteTable) -> Embedder:
+        from pointsman.cache.embedders import GatewayEmbedder, HashingEmbedder
+
         if name in ("local", "hashing"):
             if name not in self._local:
+                from pointsman.cache.minilm import MiniLMEmbedder
+
                 self._local[name] = MiniLMEmbedder() if name == "local" else HashingEmbedder()
             return self._local[name]
         return GatewayEmbedder(name, routes)
@@ -127,11 +146,12 @@ class ResponseCache:
     async def purge(self, scope: str | None) -> int:
         """Delete the entries of ``scope`` and its sub-scopes (None: everything)."""
         deleted = await self.store.purge(scope)
-        if scope is None:
-            self.index.purge(None)
-        else:
-            self.index.purge(scope + _SEP)
-            self.index.purge(scope + "/")
+        if self._index is not None:
+            if scope is None:
+                self._index.purge(None)
+            else:
+                self._index.purge(scope + _SEP)
+                self._index.purge(scope + "/")
         if self.log is not None:
             for prefix in (None,) if scope is None else (scope + _SEP, scope + "/"):
                 await self.log.purge(prefix)
@@ -160,7 +180,7 @@ class ResponseCache:
             "entries": found.entries,
             "bytes": found.bytes,
             "evictions": found.evictions,
-            "vectors": len(self.index),
+            "vectors": len(self._index) if self._index is not None else 0,
             "hit_rate": (totals["hits"] + totals["semantic_hits"]) / lookups if lookups else 0.0,
             "totals": totals,
             "scopes": scopes,

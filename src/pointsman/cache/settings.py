@@ -24,6 +24,7 @@ A missing ``cache:`` section means exact caching of deterministic requests, in p
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
@@ -122,3 +123,7 @@ class CacheSettings(Struct, forbid_unknown_fields=True, omit_defaults=True, froz
                 known = ", ".join(sorted(aliases))
                 found.append(f"cache.aliases.{name}: unknown alias '{name}'; known: {known}")
         return found
+
+
+# The public question pairs `pointsman cache eval` reads by default (relative to the project).
+EVAL_DATA = Path("../shared/data/cache/qqp_pairs.jsonl.gz")

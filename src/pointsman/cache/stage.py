@@ -22,14 +22,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from pointsman.cache.controls import Controls
-from pointsman.cache.embedders import Embedder, Vectors
 from pointsman.cache.entry import CachedAnswer, Hit
-from pointsman.cache.index import VectorIndex
 from pointsman.cache.keys import Filing, cacheable, file_request, scope_of
 from pointsman.cache.replay import ReplayStream, assemble, replay_payloads, served_body
 from pointsman.cache.settings import CacheSettings
@@ -40,6 +36,10 @@ from pointsman.governance.accounting import Pricing
 from pointsman.providers.base import ChatResult
 
 __all__ = ["CACHE_HEADER", "CacheNote", "CacheParts", "CacheStage"]
+
+if TYPE_CHECKING:
+    from pointsman.cache.embedders import Embedder, Vectors
+    from pointsman.cache.index import VectorIndex
 
 log = logging.getLogger("pointsman.cache")
 CACHE_HEADER = "x-pointsman-cache"
@@ -195,6 +195,8 @@ class CacheStage(Stage):
             vector = note.vector
             if vector is None:
                 vector = (await self.embedder.embed([filing.text]))[0]
+            import numpy as np  # only on the semantic path
+
             await self.service.remember(note.partition, np.asarray(vector), filing.key, note.ttl)
 
 
@@ -202,7 +204,9 @@ class CacheParts(Protocol):
     """What the stage uses of the process's :class:`~pointsman.cache.service.ResponseCache`."""
 
     store: AnswerStore
-    index: VectorIndex
+
+    @property
+    def index(self) -> VectorIndex: ...
 
     def partition_name(self, scope: str, embedder: Embedder, partition: str) -> str: ...
 
