@@ -15,7 +15,6 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -25,9 +24,11 @@ from rich.table import Table
 from pointsman.app import create_app
 from pointsman.cache.showcase import repeated_questions
 from pointsman.config import parse_config
+from pointsman.demo.common import MASTER_KEY, Outcome, Tally
+from pointsman.demo.outage import Outage, reliability_summary, with_backup
+from pointsman.demo.routing import ROUTED_QUESTIONS, routing_summary
 from pointsman.local import serve_app
 
-MASTER_KEY = "demo-master-key"
 # Two teams: "search" has room to spare, "experiments" a hard budget that runs out mid-demo.
 TEAMS = {"search": 1.00, "experiments": 0.002}
 # Budgets reserve each request's worst case; an output cap keeps that close to the real cost.
@@ -97,26 +98,6 @@ def demo_config(sim_url: str, store_dir: str) -> dict[str, Any]:
             },
         },
     }
-
-
-@dataclass
-class Outcome:
-    kind: str
-    team: str = "-"
-    model: str = "-"
-    ok: bool = True
-    ttft: float | None = None
-    total: float = 0.0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    error: str = ""
-    alias: str = "-"
-
-
-@dataclass
-class Tally:
-    outcomes: list[Outcome] = field(default_factory=list)
-    spend: dict[str, float] = field(default_factory=dict)  # team -> USD, from the ledger
 
 
 async def _one(client: Any, n: int) -> Outcome:
@@ -332,142 +313,3 @@ def run_demo(requests: int = 200, concurrency: int = 16) -> int:
 
     console = Console()
     return uvloop.run(_main(requests, concurrency, console))
-
-
-# --- a provider outage mid-workload (reliability) -----------------------------------------------
-
-BACKUP = "backup"
-OUTAGE_MODELS = {"fast": "sim-small", "smart": "sim-large"}
-
-
-def with_backup(config: dict[str, Any], backup_url: str) -> dict[str, Any]:
-    """Put a second simulated provider behind the chat aliases (tried last: weight 0), with
-    reliability settings for an interactive demo: fall back rather than wait out a Retry-After
-    of a second; short breaker cooldowns; one-token health probes that see the outage end."""
-    config["providers"][BACKUP] = {"protocol": "openai", "base_url": f"{backup_url}/v1"}
-    for alias, model in OUTAGE_MODELS.items():
-        spec = config["models"][alias]
-        deployments = spec["deployments"] if isinstance(spec, dict) else spec
-        deployments.append({"provider": BACKUP, "model": model, "weight": 0})
-    config["reliability"] = {
-        "retry": {"max_wait": 0.5},
-        "breaker": {"cooldown": 1.0},
-        "health_check": {"probe": "chat", "interval": 0.5},
-    }
-    return config
-
-
-@dataclass
-class Outage:
-    """Takes the first simulator's chat models down from ``start`` to ``end`` (shares of the
-    workload), through the simulator's control endpoint."""
-
-    sim_url: str
-    requests: int
-    start: float = 0.3
-    end: float = 0.65
-    began: int | None = None
-    ended: int | None = None
-
-    async def step(self, done: int) -> None:
-        if self.began is None and done >= self.start * self.requests:
-            self.began = done
-            await self._set(down=True)
-        elif self.ended is None and self.began is not None and done >= self.end * self.requests:
-            self.ended = done
-            await self._set(down=False)
-
-    async def _set(self, down: bool) -> None:
-        import aiohttp
-
-        async with aiohttp.ClientSession() as session:
-            for model in OUTAGE_MODELS.values():
-                url = f"{self.sim_url}/_sim/profiles/{model}"
-                async with session.put(url, json={"down": down}) as response:
-                    response.raise_for_status()
-
-
-async def reliability_summary(base_url: str, outage: Outage) -> Table:
-    """What the reliability engine did, from ``GET /health/deployments``."""
-    import aiohttp
-
-    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{base_url}/health/deployments", headers=headers) as response,
-    ):
-        health = await response.json()
-    counters = health["counters"]
-    transitions = counters["breaker_transitions"]
-    opened = transitions.get("closed->open", 0) + transitions.get("half_open->open", 0)
-    closed = transitions.get("half_open->closed", 0) + transitions.get("open->closed", 0)
-    table = Table(title="Provider outage mid-workload (SIMULATED upstreams)", show_header=False)
-    table.add_column("metric", style="cyan")
-    table.add_column("value", justify="right")
-    table.add_row("outage (first simulator down)", f"requests {outage.began}-{outage.ended}")
-    table.add_row("fallbacks after a failed call", str(sum(counters["fallbacks"].values())))
-    table.add_row("retries of the same deployment", str(sum(counters["retries"].values())))
-    table.add_row("passed over (breaker open)", str(counters["skips"].get("breaker_open", 0)))
-    table.add_row("breakers opened / recovered", f"{opened} / {closed}")
-    for row in health["deployments"]:
-        table.add_row(
-            f"  {row['name']}", f"{row['breaker']}, {row['calls']} calls, {row['failures']} failed"
-        )
-    return table
-
-
-# --- tiered complexity routing -------------------------------------------------------------------
-
-ROUTED_QUESTIONS = [
-    "What is the capital of Australia?",
-    "Say good morning in Spanish.",
-    "Name three primary colours.",
-    "A train leaves at 14:05 at 84 km/h; a second leaves the same station at 14:35 at 105 km/h "
-    "on a parallel track. When and where does the second overtake the first? Show your working.",
-    "Prove that the square root of 2 is irrational.",
-    "Which of these is a mammal? A. Shark B. Dolphin C. Trout D. Octopus",
-    "Let f(x) = x^3 - 6x^2 + 11x - 6. Find all real roots and where f is increasing.",
-    "Spell 'railway' backwards.",
-    "What colour is the sky on a clear day?",
-    "Translate 'thank you' into German.",
-    "How many days are in a week?",
-    "Who wrote Romeo and Juliet?",
-    "Give a synonym for 'happy'.",
-    "What is 12 times 12?",
-    "Is Paris in France?",
-    "Name a fruit that is yellow.",
-]
-
-
-def routing_summary(tally: Tally) -> Table:
-    """The ``auto`` alias: the share of cheap and strong calls, and what it cost against sending
-    every one of them to the strong tier (same tokens, priced from the catalog)."""
-    from pointsman.core.types import Usage
-    from pointsman.governance.catalog import Catalog
-    from pointsman.governance.costs import cost_of
-
-    catalog = Catalog.load()
-    routed = [o for o in tally.outcomes if o.alias == "auto" and o.ok]
-    cheap = [o for o in routed if o.model == OUTAGE_MODELS["fast"]]
-    actual = strong = 0
-    for o in routed:
-        usage = Usage(prompt_tokens=o.tokens_in, completion_tokens=o.tokens_out)
-        actual += cost_of(usage, catalog.lookup(o.model)).micros
-        strong += cost_of(usage, catalog.lookup(OUTAGE_MODELS["smart"])).micros
-    table = Table(
-        title="Tiered routing: alias auto over fast / smart (SIMULATED)", show_header=False
-    )
-    table.add_column("metric", style="cyan")
-    table.add_column("value", justify="right")
-    total = max(1, len(routed))
-    table.add_row("requests routed by the classifier", str(len(routed)))
-    table.add_row("  to the cheap tier (fast)", f"{len(cheap)} ({100 * len(cheap) / total:.0f} %)")
-    strong_calls = len(routed) - len(cheap)
-    table.add_row(
-        "  to the strong tier (smart)", f"{strong_calls} ({100 * strong_calls / total:.0f} %)"
-    )
-    table.add_row("cost as routed (USD)", f"{actual / 1e6:.6f}")
-    table.add_row("cost if all went to the strong tier (USD)", f"{strong / 1e6:.6f}")
-    saved = 100 * (strong - actual) / strong if strong else 0.0
-    table.add_row("saved", f"{saved:.1f} %")
-    return table
