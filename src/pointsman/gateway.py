@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pointsman.cache.service import ResponseCache
 from pointsman.config import Config, ConfigError, load_config
-from pointsman.core.pipeline import Pipeline, Stage
+from pointsman.core.pipeline import Pipeline, RequestContext, Stage
 from pointsman.governance.auth import Authenticate
 from pointsman.observe.service import Observability
 from pointsman.providers.base import Provider
@@ -97,8 +97,28 @@ class Gateway:
         for provider in self.providers.values():
             await provider.close()
 
-    def enter(self) -> None:
+    async def serve(self, ctx: RequestContext) -> None:
+        """Run the pipeline for ``ctx`` as an in-flight request of this snapshot.
+
+        A non-streamed answer (or a refusal) is completed and released here. A stream stays in
+        flight until whoever relays it calls :meth:`release` when it ends, so a reload never
+        closes the providers under a running stream. Raises the pipeline's ``PointsmanError``.
+        """
         self.inflight += 1
+        try:
+            await self.pipeline.run(ctx)
+        except BaseException:
+            self.leave()  # run() already completed the context
+            raise
+        if ctx.stream is None:
+            await self.release(ctx)
+
+    async def release(self, ctx: RequestContext) -> None:
+        """Complete ``ctx`` (post-hooks, idempotent) and leave the in-flight count."""
+        try:
+            await self.pipeline.complete(ctx)
+        finally:
+            self.leave()
 
     def leave(self) -> None:
         self.inflight -= 1

@@ -48,15 +48,13 @@ class AnthropicRoutes:
     async def messages(self, request: Request) -> Response:
         gateway = self.runtime.gateway
         rid = request_id(request)
-        gateway.enter()
         try:
             raw = parse_json(await read_body(request, gateway.config.server.max_body_bytes))
             body = to_canonical(raw)
             chat = validate(body, ChatRequest)
             ctx = RequestContext(rid, "chat", body, request.headers, chat=chat, alias=chat.model)
-            await gateway.pipeline.run(ctx)
+            await gateway.serve(ctx)
         except PointsmanError as error:
-            gateway.leave()
             return anthropic_error_response(error, rid)
         ctx.response_headers["x-request-id"] = ctx.response_headers["request-id"] = rid
         stops: list[str] = body.get("stop") or []
@@ -64,12 +62,8 @@ class AnthropicRoutes:
             estimate = estimate_prompt_tokens(body["messages"], body.get("tools"))
             framer = AnthropicFramer("msg_" + rid, estimate, stops)
             return SSEResponse(relay(gateway, ctx, ctx.stream, framer), ctx.response_headers)
-        try:
-            result = ctx.result
-            assert isinstance(result, ChatResult)
-            await gateway.pipeline.complete(ctx)
-        finally:
-            gateway.leave()
+        result = ctx.result
+        assert isinstance(result, ChatResult)
         try:
             payload = to_message(result.body, result.usage, stops)
         except PointsmanError as error:

@@ -32,44 +32,34 @@ class OpenAIRoutes:
     async def chat_completions(self, request: Request) -> Response:
         gateway = self.runtime.gateway
         rid = request_id(request)
-        gateway.enter()
         try:
             body = parse_json(await read_body(request, gateway.config.server.max_body_bytes))
             chat = validate(body, ChatRequest)
             ctx = RequestContext(rid, "chat", body, request.headers, chat=chat, alias=chat.model)
-            await gateway.pipeline.run(ctx)
+            await gateway.serve(ctx)
         except PointsmanError as error:
-            gateway.leave()
             return openai_error_response(error, rid)
         ctx.response_headers["x-request-id"] = rid
         if ctx.stream is not None:
             return SSEResponse(relay(gateway, ctx, ctx.stream, OPENAI_SSE), ctx.response_headers)
-        try:
-            result = ctx.result
-            assert isinstance(result, ChatResult)
-            await gateway.pipeline.complete(ctx)
-        finally:
-            gateway.leave()
+        result = ctx.result
+        assert isinstance(result, ChatResult)
         return Response(result.body, media_type="application/json", headers=ctx.response_headers)
 
     async def embeddings(self, request: Request) -> Response:
         gateway = self.runtime.gateway
         rid = request_id(request)
-        gateway.enter()
         try:
             body = parse_json(await read_body(request, gateway.config.server.max_body_bytes))
             embedding = validate(body, EmbeddingRequest)
             ctx = RequestContext(
                 rid, "embeddings", body, request.headers, embedding=embedding, alias=embedding.model
             )
-            await gateway.pipeline.run(ctx)
-            result = ctx.result
-            assert isinstance(result, EmbeddingResult)
-            await gateway.pipeline.complete(ctx)
+            await gateway.serve(ctx)
         except PointsmanError as error:
             return openai_error_response(error, rid)
-        finally:
-            gateway.leave()
+        result = ctx.result
+        assert isinstance(result, EmbeddingResult)
         ctx.response_headers["x-request-id"] = rid
         return Response(result.body, media_type="application/json", headers=ctx.response_headers)
 

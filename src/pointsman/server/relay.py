@@ -59,6 +59,5 @@ async def relay(
     finally:
         try:
             await stream.aclose()
-            await gateway.pipeline.complete(ctx)
         finally:
-            gateway.leave()
+            await gateway.release(ctx)
