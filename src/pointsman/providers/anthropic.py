@@ -15,12 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+import aiohttp
 import msgspec
 
 from pointsman.config import ProviderConfig
 from pointsman.core.ids import new_id
 from pointsman.errors import UpstreamError
-from pointsman.providers.anthropic_request import AnthropicOptions, to_anthropic
+from pointsman.providers.anthropic_request import AnthropicOptions, AnthropicRequest, to_anthropic
 from pointsman.providers.anthropic_response import error_from_body, to_completion
 from pointsman.providers.anthropic_stream import AnthropicStreamTranslator
 from pointsman.providers.base import (
@@ -71,16 +72,19 @@ class AnthropicProvider(PooledSession, ChatProvider, ModelListProvider):
 
         return read
 
-    async def chat(self, call: ChatCall) -> ChatResult:
-        request = to_anthropic(call.body, call.model, self.options, stream=False)
+    async def _send(
+        self, call: ChatCall, *, stream: bool
+    ) -> tuple[AnthropicRequest, aiohttp.ClientResponse]:
+        request = to_anthropic(call.body, call.model, self.options, stream=stream)
+        body = _encode(request.body)
+        error = self._error(call.deployment)
         response = await post_json(
-            self.session,
-            self._url,
-            _encode(request.body),
-            self._headers,
-            call.deployment,
-            self._error(call.deployment),
+            self.session, self._url, body, self._headers, call.deployment, error
         )
+        return request, response
+
+    async def chat(self, call: ChatCall) -> ChatResult:
+        request, response = await self._send(call, stream=False)
         raw = await read_all(response, call.deployment)
         body, usage, finish = to_completion(
             raw, call.deployment, int(time.time()), request.json_tool
@@ -88,15 +92,7 @@ class AnthropicProvider(PooledSession, ChatProvider, ModelListProvider):
         return ChatResult(body=body, usage=usage, finish_reason=finish)
 
     async def chat_stream(self, call: ChatCall) -> ChatStream:
-        request = to_anthropic(call.body, call.model, self.options, stream=True)
-        response = await post_json(
-            self.session,
-            self._url,
-            _encode(request.body),
-            self._headers,
-            call.deployment,
-            self._error(call.deployment),
-        )
+        request, response = await self._send(call, stream=True)
         translator = AnthropicStreamTranslator(
             "chatcmpl-" + new_id(),
             int(time.time()),
