@@ -41,6 +41,7 @@ log = logging.getLogger("pointsman.governance")
 
 CostFn = Callable[[RequestContext], int]
 FEATURE_HEADER = "x-pointsman-feature"
+_SUBJECTS = "governance.subjects"  # memo on ctx.notes, keyed by the caller it was made for
 
 
 def subjects_of(ctx: RequestContext) -> Subjects:
@@ -51,19 +52,24 @@ def subjects_of(ctx: RequestContext) -> Subjects:
     only, unless the key pins them.
     """
     caller = ctx.caller
+    cached = ctx.notes.get(_SUBJECTS)
+    if cached is not None and cached[0] is caller:  # downgrade, limits, budgets, accounting
+        return cached[1]  # type: ignore[no-any-return]
     user = getattr(caller, "user_id", None)
     if user is None:
         user = ctx.chat.user if ctx.chat else ctx.embedding.user if ctx.embedding else None
     feature = ctx.headers.get(FEATURE_HEADER)
     if feature is None and ctx.chat is not None and ctx.chat.metadata:
         feature = ctx.chat.metadata.get("feature")
-    return Subjects(
+    subjects = Subjects(
         org=getattr(caller, "org_id", None),
         team=getattr(caller, "team_id", None),
         key=caller.key_id if caller is not None else None,
         user=user or None,
         feature=feature or None,
     )
+    ctx.notes[_SUBJECTS] = (caller, subjects)
+    return subjects
 
 
 def estimate_tokens(ctx: RequestContext) -> int:
