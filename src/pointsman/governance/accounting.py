@@ -94,6 +94,63 @@ class WorstCase:
         return -(-total // SCALE)  # ceiling division: never under the worst case
 
 
+@dataclass(frozen=True, slots=True)
+class ExactRates:
+    """A model's five prices (and its long-context tier's) as scaled integers.
+
+    Equal to :func:`~pointsman.governance.costs.cost_of` (tested against it for every catalog
+    model), without Decimal arithmetic: the actual cost is priced on every request.
+    """
+
+    low: tuple[int, int, int, int, int]  # input, cached input, cache write, output, reasoning
+    high: tuple[int, int, int, int, int] | None
+    threshold: int | None
+
+    @classmethod
+    def of(cls, info: ModelInfo) -> ExactRates | None:
+        """None when a price has more than six decimals (the caller falls back to Decimal)."""
+        tiers = [info.rates(0)]
+        if info.long_context is not None:
+            tiers.append(info.rates(info.long_context.threshold + 1))
+        scaled = []
+        for rates in tiers:
+            prices = (
+                rates.input,
+                rates.cached_input,
+                rates.cache_write,
+                rates.output,
+                rates.reasoning,
+            )
+            values = [price * SCALE for price in prices]
+            if any(value != int(value) for value in values):
+                return None
+            scaled.append(tuple(int(value) for value in values))
+        threshold = info.long_context.threshold if info.long_context is not None else None
+        high = scaled[1] if len(scaled) > 1 else None
+        return cls(scaled[0], high, threshold)  # type: ignore[arg-type]
+
+    def cost(self, usage: Usage) -> int:
+        """Micro-USD, rounded half to even like :func:`cost_of`."""
+        prompt = usage.prompt_tokens
+        high = self.threshold is not None and prompt > self.threshold
+        rate_in, rate_cached, rate_write, rate_out, rate_reasoning = (
+            self.high if high and self.high is not None else self.low
+        )
+        cached, written = usage.cached_tokens, usage.cache_write_tokens
+        reasoning = min(usage.reasoning_tokens, usage.completion_tokens)
+        total = (
+            max(prompt - cached - written, 0) * rate_in
+            + cached * rate_cached
+            + written * rate_write
+            + (usage.completion_tokens - reasoning) * rate_out
+            + reasoning * rate_reasoning
+        )
+        whole, rest = divmod(total, SCALE)
+        if 2 * rest > SCALE or (2 * rest == SCALE and whole % 2):
+            whole += 1
+        return whole
+
+
 class Pricing:
     """Prices requests with one catalog (one config snapshot's, overrides included)."""
 
@@ -101,6 +158,18 @@ class Pricing:
         self.catalog = catalog
         self._info: dict[str, ModelInfo | None] = {}
         self._worst: dict[str, WorstCase | None] = {}
+        self._exact: dict[str, ExactRates | None] = {}
+
+    def cost(self, deployment: Deployment, usage: Usage) -> int:
+        """Micro-USD ``usage`` cost at ``deployment`` (0 for an unpriced model)."""
+        name = deployment.name
+        if name not in self._exact:
+            info = self.info(deployment)
+            self._exact[name] = ExactRates.of(info) if info is not None else None
+        exact = self._exact[name]
+        if exact is not None:
+            return exact.cost(usage)
+        return cost_of(usage, self.info(deployment)).micros  # unpriced, or > 6 decimals
 
     def worst_case(
         self, deployment: Deployment, prompt_tokens: int, cap: int | None, choices: int = 1
@@ -171,9 +240,9 @@ class Pricing:
             return int(cached)
         cost = 0
         if ctx.deployment is not None and ctx.usage is not None:
-            cost = cost_of(ctx.usage, self.info(ctx.deployment)).micros
+            cost = self.cost(ctx.deployment, ctx.usage)
         for deployment, usage in ctx.notes.get(STEPS, ()):
-            cost += cost_of(usage, self.info(deployment)).micros
+            cost += self.cost(deployment, usage)
         ctx.notes[_ACTUAL] = cost
         return cost
 

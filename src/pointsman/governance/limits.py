@@ -25,6 +25,7 @@ constraining request and token limits.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,12 +37,13 @@ from msgspec import Meta
 from pointsman.core.ids import new_id
 from pointsman.errors import RateLimitError
 from pointsman.governance.costs import MICROS_PER_USD
-from pointsman.state.base import Admission, Bucket, Check, LimitState, Slots, Window
+from pointsman.state.base import Admission, Bucket, Check, CheckState, LimitState, Slots, Window
 
 WINDOW_SECONDS = 60.0
 DEFAULT_LEASE_TTL = 900.0
 BURST_SECONDS = 60.0  # default cost-bucket capacity: a minute of refill
 CONCURRENCY_RETRY = 1.0  # a slot frees when some request ends; suggest retrying soon
+_PLAN_CACHE_SIZE = 10_000  # (key, team, model) plans kept; all dropped when full or replaced
 
 PosInt = Annotated[int, Meta(ge=1)]
 PosFloat = Annotated[float, Meta(gt=0)]
@@ -103,6 +105,22 @@ class Ticket:
         return ratelimit_headers(self.roles, self.admission)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The limits of one (key, team, model), resolved once: keys, limits, and what each limits.
+
+    Checks that do not depend on the request (request counts, concurrency) are built here once
+    and shared by every request; token windows and cost buckets are built per request with that
+    request's weight (``tokens`` and ``cost`` hold their indices).
+    """
+
+    checks: tuple[Check, ...]
+    roles: tuple[LimitRole, ...]
+    tokens: tuple[int, ...]
+    cost: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=4096)
 def format_reset(seconds: float) -> str:
     """A duration the way OpenAI writes it (Go style): ``20ms``, ``1.5s``, ``6m0s``, ``1h2m3s``."""
     if seconds < 1:
@@ -117,14 +135,19 @@ def format_reset(seconds: float) -> str:
 
 def ratelimit_headers(roles: Sequence[LimitRole], admission: Admission) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for kind, suffix in (("requests", "requests"), ("tokens", "tokens")):
-        states = [s for r, s in zip(roles, admission.checks, strict=True) if r.kind == kind]
-        if not states:
-            continue
-        tight = min(states, key=lambda s: s.remaining)
-        headers[f"x-ratelimit-limit-{suffix}"] = str(int(tight.limit))
-        headers[f"x-ratelimit-remaining-{suffix}"] = str(int(tight.remaining))
-        headers[f"x-ratelimit-reset-{suffix}"] = format_reset(tight.reset_after)
+    tight: dict[str, CheckState] = {}  # the kind's state with the least remaining
+    for role, state in zip(roles, admission.checks, strict=True):
+        kind = role.kind
+        if kind == "requests" or kind == "tokens":
+            best = tight.get(kind)
+            if best is None or state.remaining < best.remaining:
+                tight[kind] = state
+    for kind in ("requests", "tokens"):
+        if kind in tight:
+            least = tight[kind]
+            headers[f"x-ratelimit-limit-{kind}"] = str(int(least.limit))
+            headers[f"x-ratelimit-remaining-{kind}"] = str(int(least.remaining))
+            headers[f"x-ratelimit-reset-{kind}"] = format_reset(least.reset_after)
     return headers
 
 
@@ -158,10 +181,38 @@ class RateLimiter:
         self.lease_ttl = lease_ttl
         self.tag = tag
 
+    @property
+    def book(self) -> LimitBook:
+        return self._book
+
+    @book.setter
+    def book(self, book: LimitBook) -> None:
+        self._book = book
+        self._plans: dict[tuple[str | None, str | None, str | None], _Plan] = {}
+
     def plan(
         self, key: str | None, team: str | None, model: str | None, *, tokens: int, cost: int
     ) -> tuple[tuple[Check, ...], tuple[LimitRole, ...]]:
         """The checks for one request, with what each one limits."""
+        found = self._plans.get((key, team, model))
+        if found is None:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            found = self._plans[(key, team, model)] = self._resolve(key, team, model)
+        if not found.tokens and not found.cost:
+            return found.checks, found.roles
+        checks = list(found.checks)
+        for i in found.tokens:
+            window = checks[i]
+            assert isinstance(window, Window)
+            checks[i] = Window(window.key, window.limit, window.seconds, max(0, tokens))
+        for i in found.cost:
+            bucket = checks[i]
+            assert isinstance(bucket, Bucket)
+            checks[i] = Bucket(bucket.key, bucket.capacity, bucket.rate, float(max(0, cost)))
+        return tuple(checks), found.roles
+
+    def _resolve(self, key: str | None, team: str | None, model: str | None) -> _Plan:
         checks: list[Check] = []
         roles: list[LimitRole] = []
         for scope, subject, spec in self.book.applicable(key, team, model):
@@ -170,7 +221,7 @@ class RateLimiter:
                 checks.append(Window(f"{base}:rpm", spec.rpm, self.window, 1))
                 roles.append(LimitRole("requests", scope, subject))
             if spec.tpm is not None:
-                checks.append(Window(f"{base}:tpm", spec.tpm, self.window, max(0, tokens)))
+                checks.append(Window(f"{base}:tpm", spec.tpm, self.window, 0))
                 roles.append(LimitRole("tokens", scope, subject))
             if spec.concurrent is not None:
                 checks.append(Slots(f"{base}:conc", spec.concurrent, self.lease_ttl))
@@ -178,9 +229,15 @@ class RateLimiter:
             if spec.usd_per_second is not None:
                 rate = spec.usd_per_second * MICROS_PER_USD
                 burst = (spec.burst_usd or spec.usd_per_second * BURST_SECONDS) * MICROS_PER_USD
-                checks.append(Bucket(f"{base}:usd", burst, rate, float(max(0, cost))))
+                checks.append(Bucket(f"{base}:usd", burst, rate, 0.0))
                 roles.append(LimitRole("cost", scope, subject))
-        return tuple(checks), tuple(roles)
+        kinds = [role.kind for role in roles]
+        return _Plan(
+            tuple(checks),
+            tuple(roles),
+            tuple(i for i, kind in enumerate(kinds) if kind == "tokens"),
+            tuple(i for i, kind in enumerate(kinds) if kind == "cost"),
+        )
 
     async def admit(
         self,

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from pointsman.core.types import Usage
 
 __all__ = ["UsageRecord"]
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRecord:
+class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One request's outcome. ``ts`` must be timezone-aware; ``cost_micros`` is micro-USD.
 
     ``request_id`` is unique in the ledger: writing the same record twice stores it once (so
     a batch retried after an unknown commit outcome never double-counts spend).
+
+    A msgspec struct rather than a dataclass: one is made for every request, and a frozen
+    dataclass of this width costs several times more to build. The fields are in the order of
+    the ledger's columns (``store/tables.py``), so that a row is the record as a tuple (a test
+    checks the two agree).
     """
 
     request_id: str
     ts: datetime
+    org_id: str | None = None
+    team_id: str | None = None
+    key_id: str | None = None
+    user_id: str | None = None
+    feature: str | None = None
     alias: str
+    deployment: str | None = None
+    provider: str | None = None
+    model: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -33,14 +46,6 @@ class UsageRecord:
     cache_hit: bool = False
     latency_ms: int = 0
     ttft_ms: int | None = None
-    org_id: str | None = None
-    team_id: str | None = None
-    key_id: str | None = None
-    user_id: str | None = None
-    feature: str | None = None
-    deployment: str | None = None
-    provider: str | None = None
-    model: str | None = None
 
     def __post_init__(self) -> None:
         if self.ts.tzinfo is None:
@@ -76,7 +81,4 @@ class UsageRecord:
 
     def row(self) -> dict[str, Any]:
         """The column values for ``usage_records`` (no deep copy: every field is immutable)."""
-        return {name: getattr(self, name) for name in _FIELDS}
-
-
-_FIELDS = tuple(f.name for f in fields(UsageRecord))
+        return msgspec.structs.asdict(self)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,43 @@ async def test_rollups_sum_each_day_scope_and_model(db: Database) -> None:
             select(usage_records.c.cost_micros).where(usage_records.c.request_id == "req-2")
         )
     assert cost == 50
+
+
+def test_record_fields_are_the_ledger_columns_in_order() -> None:
+    """Rows go to the driver as the record's values, so the two orders must agree."""
+    columns = tuple(c.name for c in usage_records.columns if c.name != "id")
+    assert UsageRecord.__struct_fields__ == columns
+
+
+async def test_a_record_reads_back_exactly_as_written(db: Database) -> None:
+    """The ledger insert goes through the driver; SQLAlchemy must read every field back."""
+    written = record(
+        7,
+        ts=datetime(2026, 3, 14, 13, 0, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        cached_tokens=3,
+        cache_write_tokens=2,
+        reasoning_tokens=1,
+        status="upstream_timeout",
+        cache_hit=True,
+        latency_ms=812,
+        ttft_ms=95,
+        org_id="org_1",
+        key_id="key_1",
+        user_id="u-9",
+        feature="search",
+        deployment="sim/sim-small",
+        provider="sim",
+    )
+    second = record(8, ts=datetime(2026, 3, 14, 12, 0, tzinfo=UTC))  # no microseconds
+    writer = UsageWriter(db.engine, flush_interval=60)
+    writer.submit(written)
+    writer.submit(second)
+    assert await writer.flush()
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(usage_records).order_by(usage_records.c.id))).mappings()
+        got = [UsageRecord(**{k: v for k, v in row.items() if k != "id"}) for row in rows]
+    assert got == [written, second]  # datetimes compare by instant across zones
+    assert got[0].ts.tzinfo is not None and got[0].ts.microsecond == 5
 
 
 async def test_drain_writes_everything_then_refuses(db: Database) -> None:
