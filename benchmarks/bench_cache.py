@@ -3,7 +3,10 @@
 * semantic: :class:`~pointsman.cache.index.VectorIndex` with N unit vectors of 384 dimensions
   (MiniLM's size) in ONE partition (the worst case: every entry is a candidate), queried with
   near-duplicates of stored vectors (hits) and with random vectors (misses), at threshold 0.95;
-* exact: :class:`~pointsman.cache.store.MemoryStore` ``get`` of N entries.
+* exact: :class:`~pointsman.cache.store.MemoryStore` ``get`` of N entries;
+* verifier: :func:`~pointsman.cache.verify.verify` (run on every semantic candidate before it
+  is served) on QQP question pairs read in place from ``--pairs`` (skipped when the file is
+  not there), in microseconds per check.
 
 Run: ``.venv/bin/python benchmarks/bench_cache.py [--entries 100000]``. Prints p50/p99 in ms
 and writes ``benchmarks/results/cache.json``. The target is p50 <= 2 ms at 100,000 entries.
@@ -21,8 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from pointsman.cache.entry import CachedAnswer
+from pointsman.cache.evaluation import load_pairs
 from pointsman.cache.index import VectorIndex
+from pointsman.cache.settings import EVAL_DATA
 from pointsman.cache.store import MemoryStore
+from pointsman.cache.verify import verify
 
 DIM = 384
 QUERIES = 400
@@ -83,14 +89,35 @@ async def exact(entries: int) -> dict[str, object]:
     return {"entries": entries, "get": percentiles(samples)}
 
 
+def verifier(path: Path, count: int) -> dict[str, object] | None:
+    """Microseconds per verifier call on ``count`` question pairs (None without the file)."""
+    if not path.is_file():
+        return None
+    pairs = load_pairs(path, count)
+    samples = []
+    for pair in pairs:
+        t = time.perf_counter()
+        verify(pair.text_a, pair.text_b)
+        samples.append(time.perf_counter() - t)
+    us = np.array(samples) * 1e6
+    return {
+        "pairs": len(pairs),
+        "mean_us": round(float(us.mean()), 1),
+        "p50_us": round(float(np.percentile(us, 50)), 1),
+        "p99_us": round(float(np.percentile(us, 99)), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--pairs", type=Path, default=EVAL_DATA)
     args = parser.parse_args()
     result = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "semantic": semantic(args.entries),
         "exact": asyncio.run(exact(args.entries)),
+        "verifier": verifier(args.pairs, 20_000),
     }
     print(json.dumps(result, indent=2))
     out = Path(__file__).parent / "results" / "cache.json"

@@ -16,7 +16,11 @@ class CachedAnswer(Struct, array_like=True, frozen=True):
     one) with the tokens it took and what it cost when it was made.
 
     ``cost_micros`` is what each hit saves: the provider cost of the original call, in
-    micro-USD, priced when it was stored (0 when the model has no price).
+    micro-USD, priced when it was stored (0 when the model has no price). ``text`` is the
+    semantic key text the answer was filed under (empty when it was not semantic-eligible):
+    a semantic candidate is served only after :func:`~pointsman.cache.verify.verify`
+    compares it with the new question. Entries written before it existed decode with an
+    empty text and so never answer a verified semantic lookup (exact lookups still).
     """
 
     body: bytes
@@ -25,10 +29,11 @@ class CachedAnswer(Struct, array_like=True, frozen=True):
     cost_micros: int
     deployment: str
     stored_at: float
+    text: str = ""
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.deployment) + 48
+        return len(self.body) + len(self.deployment) + len(self.text) + 48
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -6,7 +6,7 @@ Layout (``P`` is ``cache.prefix``; a *member* is ``<scope>|<exact key>``)::
     P lru          zset    member -> its last use (a counter: strict LRU order)
     P sz           hash    member -> size in bytes
     P tot          hash    bytes (sum of sizes), evictions, uses (the use counter)
-    P st:<scope>   hash    hits, semantic_hits, misses, stores, saved_micros
+    P st:<scope>   hash    hits, semantic_hits, semantic_rejected, misses, stores, saved_micros
 
 Reads and writes go through the same automatic pipelining as the governance state
 (:class:`~pointsman.state.pipelining.ScriptPipeline`): the lookups of one event-loop turn share
@@ -111,9 +111,9 @@ class RedisStore(AnswerStore):
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def get(self, scope: str, key: str, counter: str = "hits") -> CachedAnswer | None:
+    async def get(self, scope: str, key: str, counter: str | None = "hits") -> CachedAnswer | None:
         member, keys = self._keys(scope, key)
-        found = await self._call(self._get, keys, [member, counter])
+        found = await self._call(self._get, keys, [member, counter or ""])
         return decode_answer(found) if found else None
 
     async def put(self, scope: str, key: str, answer: CachedAnswer, ttl: float) -> None:
@@ -130,9 +130,16 @@ class RedisStore(AnswerStore):
         ]
         await self._call(self._put, keys, args)
 
-    async def count(self, scope: str, counter: str) -> None:
+    async def count(self, scope: str, counter: str, saved_micros: int = 0) -> None:
+        stats = f"{self.prefix}st:{scope}"
         try:
-            await self.client.hincrby(f"{self.prefix}st:{scope}", counter, 1)
+            if saved_micros:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    pipe.hincrby(stats, counter, 1)
+                    pipe.hincrby(stats, "saved_micros", saved_micros)
+                    await pipe.execute()
+            else:
+                await self.client.hincrby(stats, counter, 1)
         except _UNREACHABLE as error:
             raise StateUnavailableError(f"cache redis at {self.label}: {error}") from error
 

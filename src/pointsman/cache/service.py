@@ -164,6 +164,7 @@ class ResponseCache:
             name: {
                 "hits": s.hits,
                 "semantic_hits": s.semantic_hits,
+                "semantic_rejected": s.semantic_rejected,
                 "misses": s.misses,
                 "stores": s.stores,
                 "saved_usd": s.saved_micros / 1_000_000,
@@ -172,7 +173,14 @@ class ResponseCache:
         }
         totals = {
             key: sum(s[key] for s in scopes.values())
-            for key in ("hits", "semantic_hits", "misses", "stores", "saved_usd")
+            for key in (
+                "hits",
+                "semantic_hits",
+                "semantic_rejected",
+                "misses",
+                "stores",
+                "saved_usd",
+            )
         }
         lookups = totals["hits"] + totals["semantic_hits"] + totals["misses"]
         return {

@@ -4,10 +4,14 @@ Place it after the gates (auth, resolve, downgrade, accounting, rate limits) and
 budget reservation; see ``gateway.py``. Per request:
 
 ``on_request`` (chat requests the policy admits): exact lookup, then semantic lookup when the
-alias has it and the request is eligible. A hit sets ``ctx.result`` (and, for a streaming
-request, ``ctx.stream`` to a replay), which short-circuits the pipeline: no reservation, no
-dispatch; accounting records it as a cache hit at zero cost, and the store counts what it
-saved. A miss adds a stream tap (streaming requests) so the answer can be stored.
+alias has it and the request is eligible. A semantic candidate (the nearest stored question at
+or above the threshold) is served only when :func:`~pointsman.cache.verify.verify` finds
+nothing in the two questions that would change the answer (``cache.semantic.verify``);
+otherwise the request is a miss, counted as ``semantic_rejected`` too. A hit sets
+``ctx.result`` (and, for a streaming request, ``ctx.stream`` to a replay), which
+short-circuits the pipeline: no reservation, no dispatch; accounting records it as a cache
+hit at zero cost, and the store counts what it saved. A miss adds a stream tap (streaming
+requests) so the answer can be stored.
 
 ``on_complete``: stores the answer when it is whole and successful: no error, a finish reason
 on every choice, and for streams only a stream that ran to its end (a stream cut short by the
@@ -30,6 +34,7 @@ from pointsman.cache.keys import Filing, cacheable, file_request, scope_of
 from pointsman.cache.replay import ReplayStream, assemble, replay_payloads, served_body
 from pointsman.cache.settings import CacheSettings
 from pointsman.cache.store import AnswerStore
+from pointsman.cache.verify import verify
 from pointsman.core.pipeline import RequestContext, Stage
 from pointsman.core.types import Usage, completion_view_decoder
 from pointsman.governance.accounting import Pricing
@@ -123,13 +128,28 @@ class CacheStage(Stage):
             threshold = self.settings.threshold_for(ctx.alias)
             match = self.service.index.search(note.partition, note.vector, threshold)
             if match is not None:
-                found = await store.get(filing.scope, match.key, "semantic_hits")
+                found = await store.get(filing.scope, match.key, None)  # counted below
                 if found is None:
                     self.service.index.discard(note.partition, match.key)
                 elif self._fresh(found, note):
-                    return Hit(found, "semantic-hit", match.score)
+                    if self._verified(found, filing.text):
+                        await store.count(filing.scope, "semantic_hits", found.cost_micros)
+                        return Hit(found, "semantic-hit", match.score)
+                    await store.count(filing.scope, "semantic_rejected")
         await store.count(filing.scope, "misses")
         return None
+
+    def _verified(self, found: CachedAnswer, asked: str) -> bool:
+        """Whether the verifier lets ``found`` answer ``asked``. An entry stored without its
+        key text (by a version before the verifier) cannot be checked, so it is refused."""
+        if not self.settings.semantic.verify:
+            return True
+        if not found.text:
+            return False
+        mismatch = verify(found.text, asked)
+        if mismatch is not None:
+            log.debug("semantic candidate refused (%s)", mismatch)
+        return mismatch is None
 
     @staticmethod
     def _fresh(answer: CachedAnswer, note: CacheNote) -> bool:
@@ -188,6 +208,7 @@ class CacheStage(Stage):
             cost_micros=self.pricing.actual(ctx),
             deployment=deployment.name,
             stored_at=time.time(),
+            text=note.filing.text or "",
         )
         filing = note.filing
         await self.service.store.put(filing.scope, filing.key, answer, note.ttl)

@@ -25,7 +25,7 @@ from pointsman.cache.entry import CachedAnswer
 __all__ = ["AnswerStore", "MemoryStore", "ScopeStats", "StoreStats", "in_scope"]
 
 Clock = Callable[[], float]
-COUNTERS = ("hits", "semantic_hits", "misses", "stores", "saved_micros")
+COUNTERS = ("hits", "semantic_hits", "semantic_rejected", "misses", "stores", "saved_micros")
 
 
 def in_scope(name: str, scope: str) -> bool:
@@ -38,6 +38,7 @@ class ScopeStats(msgspec.Struct, omit_defaults=False):
 
     hits: int = 0
     semantic_hits: int = 0
+    semantic_rejected: int = 0  # semantic candidates the verifier refused (counted in misses)
     misses: int = 0
     stores: int = 0
     saved_micros: int = 0  # provider cost the hits did not spend, micro-USD
@@ -62,17 +63,20 @@ class AnswerStore(ABC):
     shared: bool = False
 
     @abstractmethod
-    async def get(self, scope: str, key: str, counter: str = "hits") -> CachedAnswer | None:
+    async def get(self, scope: str, key: str, counter: str | None = "hits") -> CachedAnswer | None:
         """The live answer under ``key`` in ``scope``, marked as just used; a found answer
-        adds 1 to ``counter`` and its ``cost_micros`` to ``saved_micros``."""
+        adds 1 to ``counter`` and its ``cost_micros`` to ``saved_micros``. With ``counter``
+        None nothing is counted: the caller decides later (a semantic candidate is counted
+        only once the verifier accepts it, with :meth:`count`)."""
 
     @abstractmethod
     async def put(self, scope: str, key: str, answer: CachedAnswer, ttl: float) -> None:
         """Store (or replace) an answer for ``ttl`` seconds, evicting LRU entries to fit."""
 
     @abstractmethod
-    async def count(self, scope: str, counter: str) -> None:
-        """Add 1 to a scope's ``counter`` (``misses``, say)."""
+    async def count(self, scope: str, counter: str, saved_micros: int = 0) -> None:
+        """Add 1 to a scope's ``counter`` (``misses``, say) and ``saved_micros`` to what the
+        scope's hits saved."""
 
     @abstractmethod
     async def purge(self, scope: str | None) -> int:
@@ -112,7 +116,7 @@ class MemoryStore(AnswerStore):
         answer, _ = self._entries.pop(slot)
         self._bytes -= answer.size
 
-    async def get(self, scope: str, key: str, counter: str = "hits") -> CachedAnswer | None:
+    async def get(self, scope: str, key: str, counter: str | None = "hits") -> CachedAnswer | None:
         slot = (scope, key)
         found = self._entries.get(slot)
         if found is None:
@@ -122,9 +126,8 @@ class MemoryStore(AnswerStore):
             self._drop(slot)
             return None
         self._entries.move_to_end(slot)
-        stats = self._stats(scope)
-        stats.add(counter)
-        stats.add("saved_micros", answer.cost_micros)
+        if counter is not None:
+            await self.count(scope, counter, answer.cost_micros)
         return answer
 
     async def put(self, scope: str, key: str, answer: CachedAnswer, ttl: float) -> None:
@@ -140,8 +143,11 @@ class MemoryStore(AnswerStore):
             self._drop(next(iter(self._entries)))
             self._evictions += 1
 
-    async def count(self, scope: str, counter: str) -> None:
-        self._stats(scope).add(counter)
+    async def count(self, scope: str, counter: str, saved_micros: int = 0) -> None:
+        stats = self._stats(scope)
+        stats.add(counter)
+        if saved_micros:
+            stats.add("saved_micros", saved_micros)
 
     async def purge(self, scope: str | None) -> int:
         doomed = [slot for slot in self._entries if scope is None or in_scope(slot[0], scope)]

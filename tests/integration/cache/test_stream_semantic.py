@@ -9,6 +9,7 @@ from pointsman.cache.minilm import missing_extra
 from pointsman.simulator.server import SimServer
 
 from ..conftest import MASTER_KEY, GatewayFactory
+from ..governance.admin_client import admin
 from .helpers import QUESTION, ask, org_key, sdk
 
 
@@ -91,6 +92,29 @@ async def test_semantic_hits_stay_in_scope(start_gateway: GatewayFactory, sim: S
             assert (await ask(a, system))[1] == "miss"  # other instructions: other partition
             turns = [*asked, {"role": "assistant", "content": "Paris"}, *reworded]
             assert (await ask(a, turns))[1] == "miss"  # multi-turn: exact only
+
+
+async def test_a_candidate_the_verifier_refuses_is_a_miss(
+    start_gateway: GatewayFactory, sim: SimServer
+) -> None:
+    # Word hashing puts "learn Java" as close to "learn Python" as "can I" is to "do I": the
+    # threshold lets both through, and only the verifier tells them apart.
+    cache = {"semantic": {"enabled": True, "embedder": "hashing", "threshold": 0.6}}
+    python = [{"role": "user", "content": "How do I learn Python?"}]
+    java = [{"role": "user", "content": "How do I learn Java?"}]
+    reworded = [{"role": "user", "content": "How can I learn Python?"}]
+    async with start_gateway(cache=cache) as url, sdk(url) as client:
+        assert (await ask(client, python))[1] == "miss"
+        assert (await ask(client, java))[1] == "miss"  # refused: stored and answered upstream
+        assert (await ask(client, reworded))[1].startswith("semantic-hit")
+        assert sim.stats.total == 2
+        totals = (await admin(url, "GET", "/cache/stats"))["totals"]
+        assert (totals["semantic_hits"], totals["semantic_rejected"]) == (1, 1)
+        assert totals["misses"] == 2
+    unchecked = {"semantic": {**cache["semantic"], "verify": False}}
+    async with start_gateway(cache=unchecked) as url, sdk(url) as client:
+        await ask(client, python)
+        assert (await ask(client, java))[1].startswith("semantic-hit")  # what verify prevents
 
 
 async def test_semantic_through_a_gateway_embeddings_alias(

@@ -80,6 +80,18 @@ async def test_stats_count_hits_and_savings() -> None:
     assert stats.saved_micros == 500
 
 
+async def test_a_semantic_candidate_is_counted_only_once_judged() -> None:
+    store = MemoryStore(100, 10**6)
+    await store.put("s", "k", answer(cost=250), 60)
+    assert await store.get("s", "k", None) is not None  # read, not counted
+    stats = (await store.stats()).scopes["s"]
+    assert (stats.hits, stats.semantic_hits, stats.saved_micros) == (0, 0, 0)
+    await store.count("s", "semantic_hits", 250)
+    await store.count("s", "semantic_rejected")
+    stats = (await store.stats()).scopes["s"]
+    assert (stats.semantic_hits, stats.semantic_rejected, stats.saved_micros) == (1, 1, 250)
+
+
 def unit(rng: np.random.Generator, n: int, dim: int = 64) -> np.ndarray:
     rows = rng.standard_normal((n, dim)).astype(np.float32)
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
