@@ -23,7 +23,7 @@ from pointsman.core.types import Usage
 from pointsman.governance.catalog import Catalog, ModelInfo
 from pointsman.governance.costs import cost_of, worst_case_cost
 from pointsman.governance.enforce import subjects_of
-from pointsman.store.records import UsageRecord
+from pointsman.store.records import UsageRecord, ledger_ids
 
 if TYPE_CHECKING:
     from pointsman.routing.table import Deployment
@@ -262,8 +262,9 @@ class Accounting(Stage):
         deployment = ctx.deployment
         who = subjects_of(ctx)
         finished = ctx.finished_at or time.perf_counter()
+        record_id, client_id = ledger_ids(ctx)
         record = UsageRecord.from_usage(
-            ctx.request_id,
+            record_id,
             ctx.alias,
             ctx.usage if deployment is not None else Usage(),
             cost_micros=self.pricing.actual(ctx),
@@ -284,6 +285,7 @@ class Accounting(Stage):
             deployment=deployment.name if deployment else None,
             provider=deployment.provider.name if deployment else None,
             model=deployment.model if deployment else None,
+            client_request_id=client_id,
         )
         if not self.writer.submit(record):  # queue full: wait for room rather than lose it
             await self.writer.put(record)

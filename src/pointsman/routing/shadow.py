@@ -30,7 +30,7 @@ from pointsman.providers.base import ChatCall, ChatProvider, ChatResult, ChatStr
 from pointsman.routing.settings import ShadowSettings
 from pointsman.routing.subrequest import whole_answer
 from pointsman.routing.table import Deployment
-from pointsman.store.records import UsageRecord
+from pointsman.store.records import UsageRecord, ledger_ids
 
 MAX_TEXT = 2000  # characters of each answer kept for comparison
 Price = Callable[[Deployment, Usage], int]  # micro-USD
@@ -55,6 +55,7 @@ class Comparison:
     alias: str
     challenger: str
     at: float  # wall-clock seconds
+    ledger_id: str = ""  # the request's id in the usage ledger (records.ledger_ids)
     primary: Side = field(default_factory=Side)
     shadow: Side = field(default_factory=Side)
 
@@ -192,7 +193,9 @@ class Shadow:
         deployment = next((d for d in candidates if isinstance(d.provider, ChatProvider)), None)
         if deployment is None:
             return None  # no deployment the request may reach: never mirror it
-        comparison = Comparison(ctx.request_id, self.alias, self.settings.alias, time.time())
+        comparison = Comparison(
+            ctx.request_id, self.alias, self.settings.alias, time.time(), ledger_ids(ctx)[0]
+        )
         self.log.add(comparison)
         call_chat, body = whole_answer(chat, ctx.body)
         call = ChatCall(call_chat, body, deployment.model, deployment.name)
@@ -228,7 +231,7 @@ class Shadow:
         if self.sink is not None:
             self.sink(
                 UsageRecord.from_usage(
-                    f"{comparison.request_id}:shadow",
+                    f"{comparison.ledger_id}:shadow",
                     f"shadow:{self.alias}",
                     result.usage,
                     cost_micros=cost,

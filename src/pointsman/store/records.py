@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from pointsman.core.ids import new_id
 from pointsman.core.types import Usage
 
-__all__ = ["UsageRecord"]
+if TYPE_CHECKING:
+    from pointsman.core.pipeline import RequestContext
+
+__all__ = ["UsageRecord", "ledger_ids"]
+
+CLIENT_ID_HEADER = "x-request-id"
+_LEDGER_ID = "ledger.id"
+
+
+def ledger_ids(ctx: RequestContext) -> tuple[str, str | None]:
+    """``(ledger id, client id)`` for a request (memoised on ``ctx``).
+
+    The request id a client sees is its own ``x-request-id`` when it sent one; clients may
+    repeat those (a retry with the same id, a fixed id), and the ledger keys records by a unique
+    id, so such a request gets a fresh id of the gateway's for the ledger, and the client's is
+    kept beside it.
+    """
+    found = ctx.notes.get(_LEDGER_ID)
+    if found is None:
+        client = ctx.headers.get(CLIENT_ID_HEADER)
+        found = ctx.notes[_LEDGER_ID] = (ctx.request_id if client is None else new_id(), client)
+    return found
 
 
 class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One request's outcome. ``ts`` must be timezone-aware; ``cost_micros`` is micro-USD.
 
     ``request_id`` is unique in the ledger: writing the same record twice stores it once (so
-    a batch retried after an unknown commit outcome never double-counts spend).
+    a batch retried after an unknown commit outcome never double-counts spend). It is always an
+    id the gateway made; the client's own ``x-request-id`` (which may repeat) goes in
+    ``client_request_id``.
 
     A msgspec struct rather than a dataclass: one is made for every request, and a frozen
     dataclass of this width costs several times more to build. The fields are in the order of
@@ -46,6 +70,7 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     cache_hit: bool = False
     latency_ms: int = 0
     ttft_ms: int | None = None
+    client_request_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.ts.tzinfo is None:

@@ -182,6 +182,8 @@ usage_records = Table(
     Column("cache_hit", Boolean, nullable=False),
     Column("latency_ms", Integer, nullable=False),
     Column("ttft_ms", Integer, nullable=True),
+    # the client's x-request-id, when it sent one (request_id is always the gateway's own)
+    Column("client_request_id", String(100), nullable=True),
     Index(None, "team_id", "ts"),
     Index(None, "key_id", "ts"),
 )

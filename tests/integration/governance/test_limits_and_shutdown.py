@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import openai
 import pytest
 import yaml
 from sqlalchemy import select
@@ -103,9 +104,34 @@ async def test_sigterm_under_load_keeps_every_usage_record(sim: SimServer, tmp_p
 
     engine = create_engine(StoreSettings(url=config["store"]["url"]))
     async with engine.connect() as conn:
-        query = select(usage_records.c.request_id, usage_records.c.status)
-        recorded = {row.request_id: row.status for row in await conn.execute(query)}
+        query = select(usage_records.c.client_request_id, usage_records.c.status)
+        recorded = {row.client_request_id: row.status for row in await conn.execute(query)}
     await engine.dispose()
     missing = [rid for rid in completed if rid not in recorded]
     assert not missing, f"{len(missing)} completed requests have no usage record"
     assert all(recorded[rid] == "ok" for rid in completed)
+
+
+async def test_a_repeated_client_request_id_keeps_every_record(
+    start_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """Clients may send one x-request-id twice (a retry, a fixed id): both requests cost money,
+    so both are in the ledger, under ids of the gateway's, each with the client's id beside it."""
+    async with (
+        start_gateway() as url,
+        openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0) as client,
+    ):
+        for _ in range(3):
+            raw = await client.chat.completions.with_raw_response.create(
+                model="fast",
+                messages=[{"role": "user", "content": "same id"}],
+                extra_headers={"x-request-id": "client-fixed-id"},
+            )
+            assert raw.headers["x-request-id"] == "client-fixed-id"  # echoed as sent
+    engine = create_engine(StoreSettings(url=f"sqlite+aiosqlite:///{tmp_path}/pointsman.db"))
+    async with engine.connect() as conn:
+        query = select(usage_records.c.request_id, usage_records.c.client_request_id)
+        rows = (await conn.execute(query)).all()
+    await engine.dispose()
+    assert [row.client_request_id for row in rows] == ["client-fixed-id"] * 3
+    assert len({row.request_id for row in rows}) == 3
