@@ -55,9 +55,9 @@ class Comparison:
     alias: str
     challenger: str
     at: float  # wall-clock seconds
-    ledger_id: str = ""  # the request's id in the usage ledger (records.ledger_ids)
     primary: Side = field(default_factory=Side)
     shadow: Side = field(default_factory=Side)
+    ledger_id: str = ""  # the request's id in the usage ledger (records.ledger_ids)
 
 
 def _text_of(body: bytes) -> str:
@@ -194,7 +194,11 @@ class Shadow:
         if deployment is None:
             return None  # no deployment the request may reach: never mirror it
         comparison = Comparison(
-            ctx.request_id, self.alias, self.settings.alias, time.time(), ledger_ids(ctx)[0]
+            ctx.request_id,
+            self.alias,
+            self.settings.alias,
+            time.time(),
+            ledger_id=ledger_ids(ctx)[0],
         )
         self.log.add(comparison)
         call_chat, body = whole_answer(chat, ctx.body)
