@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -289,12 +290,11 @@ class BudgetLedger:
 
     def levels(self, subjects: Subjects) -> tuple[Level, ...]:
         """The levels that apply now. Their ledger keys all carry the org's hash tag."""
-        now = self._clock()
-        stamp = now.timestamp()
+        stamp = time.time() if self._clock is _utcnow else self._clock().timestamp()
         cached = self._levels.get(subjects)
         if cached is not None and stamp < cached[0] and cached[1] == self.book.version:
             return cached[2]
-        levels = self._build_levels(subjects, now)
+        levels = self._build_levels(subjects, self._clock())
         until = min((lv.window.end.timestamp() for lv in levels if lv.window.end), default=_NEVER)
         if len(self._levels) >= _LEVEL_CACHE_SIZE:
             self._levels.clear()

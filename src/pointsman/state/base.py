@@ -22,6 +22,9 @@ backend to it):
 * Keys are given without the backend's prefix. All keys of one multi-key operation should share a
   Redis Cluster hash tag (a ``{...}`` part); the governance layer builds keys that way.
 * Connectivity failures raise :class:`StateUnavailableError`; nothing else is wrapped.
+
+The checks and outcomes below are plain (not frozen) dataclasses: several are built for every
+request, and a frozen dataclass costs about four times as much to build. Treat them as values.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class LedgerSpec:
     expire_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LedgerState:
     """A ledger's committed spend and outstanding reservations, in the same unit (micro-USD)."""
 
@@ -71,7 +74,7 @@ class LedgerState:
     reserved: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReserveOutcome:
     """Result of :meth:`BudgetState.reserve`.
 
@@ -84,7 +87,7 @@ class ReserveOutcome:
     blocked: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SettleOutcome:
     """Result of :meth:`BudgetState.settle`, one entry per ledger, in the order given.
 
@@ -139,7 +142,7 @@ class BudgetState(ABC):
 # --- rate limits --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Window:
     """A sliding-window log: the weights admitted in the last ``seconds`` never exceed ``limit``.
 
@@ -153,7 +156,7 @@ class Window:
     cost: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bucket:
     """A token bucket: holds at most ``capacity``, refills ``rate`` per second.
 
@@ -178,7 +181,7 @@ class Slots:
 Check = Window | Bucket | Slots
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CheckState:
     """One check's view after :meth:`LimitState.acquire`.
 
@@ -199,7 +202,7 @@ class CheckState:
     retry_after: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admission:
     """Result of :meth:`LimitState.acquire`: one :class:`CheckState` per check, in order."""
 
