@@ -40,6 +40,15 @@ from pointsman.ui.routes import ui_routes
 
 log = logging.getLogger("pointsman")
 CONFIG_ENV = "POINTSMAN_CONFIG"
+# The cycle collector runs a young collection whenever allocations outnumber deallocations by
+# this many container objects. Python's default, 700, is below what a few dozen requests in
+# flight hold at once, so under load it ran every ~8 requests and each run walked every live
+# in-flight object: ~15 us per request, ~25 us with governance on, whose rate-limit windows add
+# long-lived entries (benchmarks/bench_gateway.py, bench_governance.py). Almost everything a
+# request allocates is freed by reference counting, so a threshold above the in-flight working
+# set makes young collections rare. The price: cyclic garbage (an exception's traceback, say)
+# may wait for ~7,000 more allocations instead of 700 before it is freed.
+GC_YOUNG_THRESHOLD = 7000
 
 
 def create_app(config: Config, *, config_path: str | Path | None = None) -> FrontDoor:
@@ -90,6 +99,7 @@ def create_app(config: Config, *, config_path: str | Path | None = None) -> Fron
         # the process: move it out of the collector's reach, so that full collections walk only
         # what requests allocate and pause the loop for far less.
         gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         log.info(
             "pointsman ready: %d providers, %d aliases; %s",
             len(config.providers),
