@@ -173,6 +173,10 @@ class BudgetBook:
         self._index = {key: tuple(value) for key, value in index.items()}
         self.version += 1
 
+    def specs(self) -> list[BudgetSpec]:
+        """Every budget in force."""
+        return [spec for specs in self._index.values() for spec in specs]
+
     def applicable(self, subjects: Subjects) -> list[tuple[BudgetSpec, str]]:
         """Each budget that applies, with the subject it is charged to. One per scope and period:
         an exact subject beats ``"*"``, and a budget for this org beats one for any org."""
@@ -261,6 +265,24 @@ def _key_part(text: str) -> str:
     return "sha256-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def ledger_spec(
+    spec: BudgetSpec, subject: str, org: str | None, window: PeriodWindow
+) -> LedgerSpec:
+    """The backend ledger of ``spec`` for ``subject`` (of ``org``) in ``window``.
+
+    The key names the scope, subject and period, not the budget: an exact budget and a ``"*"``
+    one for the same subject and period share one ledger, and a budget changed mid-period keeps
+    what was already spent. Every key carries the org's hash tag.
+    """
+    thresholds = tuple(Threshold(str(pct), -(-spec.limit * pct // 100)) for pct in ALERT_PERCENTS)
+    return LedgerSpec(
+        key=f"{{{_key_part(org or '_')}}}:budget:{spec.scope}:{_key_part(subject)}:{window.label}",
+        cap=spec.cap,
+        thresholds=thresholds,
+        expire_at=None if window.end is None else (window.end + RETENTION).timestamp(),
+    )
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -302,19 +324,10 @@ class BudgetLedger:
         return levels
 
     def _build_levels(self, subjects: Subjects, now: datetime) -> tuple[Level, ...]:
-        tag = subjects.org or "_"
         levels = []
         for spec, subject in self.book.applicable(subjects):
             window = period_window(spec.period, now)
-            thresholds = tuple(
-                Threshold(str(pct), -(-spec.limit * pct // 100)) for pct in ALERT_PERCENTS
-            )
-            ledger = LedgerSpec(
-                key=f"{{{_key_part(tag)}}}:budget:{spec.scope}:{_key_part(subject)}:{window.label}",
-                cap=spec.cap,
-                thresholds=thresholds,
-                expire_at=None if window.end is None else (window.end + RETENTION).timestamp(),
-            )
+            ledger = ledger_spec(spec, subject, subjects.org, window)
             levels.append(Level(spec, subject, window, ledger))
         return tuple(levels)
 

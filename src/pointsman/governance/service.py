@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from pointsman.config import Config
@@ -30,6 +31,7 @@ from pointsman.governance.downgrade import Downgrade
 from pointsman.governance.enforce import Budgets, RateLimits
 from pointsman.governance.keys import KeyCache
 from pointsman.governance.limits import LimitBook, LimitSpec, RateLimiter
+from pointsman.governance.seeding import seed_budgets
 from pointsman.governance.settings import DowngradeRule
 from pointsman.routing.table import RouteTable
 from pointsman.state import check_workers, make_backend
@@ -118,9 +120,11 @@ class Governance:
         self.writer.start()
         await self.keys.start()
         await self._load_policies()
+        await seed_budgets(self.ledger, self.spend_store, datetime.now(UTC))
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._refresh_policies()),
+            loop.create_task(self._reseed()),
             loop.create_task(self.anomalies.run()),
         ]
 
@@ -204,6 +208,15 @@ class Governance:
                     ),
                 )
         self.downgrades = rules
+
+    async def _reseed(self) -> None:
+        """Seed counters the state backend lost (e.g. a Redis restart); see ``seeding.py``."""
+        while True:
+            await asyncio.sleep(self.settings.seed_seconds)
+            try:
+                await seed_budgets(self.ledger, self.spend_store, datetime.now(UTC))
+            except Exception:
+                log.exception("budgets: seeding from the spend ledger failed; will retry")
 
     async def _refresh_policies(self) -> None:
         """Reload budgets and limits when the store's fingerprint changes (one cheap query a

@@ -32,6 +32,8 @@ class GovernanceSettings(Struct, forbid_unknown_fields=True, omit_defaults=True,
     Budgets and limits given here apply beside the ones managed through the admin API.
     ``fail_open`` serves requests unmetered (and logs it) when the shared state is unreachable;
     the default refuses them, so a budget can never be overspent during a Redis outage.
+    ``seed_seconds``: how often budget counters the state backend lacks (after a Redis restart)
+    are seeded from the spend ledger; they are always seeded at start (``seeding.py``).
     """
 
     enabled: bool = True
@@ -44,3 +46,4 @@ class GovernanceSettings(Struct, forbid_unknown_fields=True, omit_defaults=True,
     alert_webhook: str | None = None
     anomaly_interval_seconds: Annotated[float, Meta(gt=0)] = 300.0
     anomaly_min_usd: Annotated[float, Meta(ge=0)] = 1.0
+    seed_seconds: Annotated[float, Meta(gt=0)] = 60.0

@@ -114,6 +114,36 @@ class SpendStore:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(query) or 0)
 
+    async def by_org_and(
+        self,
+        scope: GroupBy,
+        since: datetime,
+        until: datetime | None = None,
+        *,
+        scope_id: str | None = None,
+        org_id: str | None = None,
+    ) -> list[tuple[str | None, str, int]]:
+        """``(org, subject, micro-USD)`` per org and ``scope`` subject in ``[since, until)``;
+        records without that subject are left out. For seeding budget counters."""
+        column = usage_records.c[_column(scope)]
+        query = (
+            select(usage_records.c.org_id, column, func.sum(usage_records.c.cost_micros))
+            .where(usage_records.c.ts >= since, column.is_not(None))
+            .group_by(usage_records.c.org_id, column)
+        )
+        if until is not None:
+            query = query.where(usage_records.c.ts < until)
+        if scope_id is not None:
+            query = query.where(column == scope_id)
+        if org_id is not None:
+            query = query.where(usage_records.c.org_id == org_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            (None if org is None else str(org), str(subject), int(str(total or 0)))
+            for org, subject, total in rows
+        ]
+
     async def daily(
         self,
         by: Literal["org", "team", "key", "model", "feature", "day"],
