@@ -17,6 +17,7 @@ running it twice would charge twice. A script the server does not know (after a 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,11 +131,15 @@ async def _exchange(connection: Connection, batch: list[_Call]) -> list[Any]:
 def _pack(parts: Sequence[Any]) -> bytes:
     """One command in RESP. Arguments are bytes, str or int (redis-py's general encoder costs
     several times more, and a script call carries a few dozen arguments)."""
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        data = part if isinstance(part, bytes) else str(part).encode()
-        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(out)
+    return b"*%d\r\n%b" % (len(parts), b"".join([_bulk(part) for part in parts]))
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: True and 1 encode differently
+def _bulk(part: bytes | str | int) -> bytes:
+    """One argument as a RESP bulk string. Cached: most arguments of a script call (keys,
+    limits, window lengths, the script's hash) repeat on every request."""
+    data = part if isinstance(part, bytes) else str(part).encode()
+    return b"$%d\r\n%b\r\n" % (len(data), data)
 
 
 def _fail(batch: list[_Call], error: Exception) -> None:
