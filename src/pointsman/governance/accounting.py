@@ -14,9 +14,11 @@ database round-trip on the request path.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pointsman.config import Config
 from pointsman.core.pipeline import RequestContext, Stage
 from pointsman.core.tokens import estimate_prompt_tokens, estimate_text_tokens
 from pointsman.core.types import Usage
@@ -26,7 +28,7 @@ from pointsman.governance.enforce import subjects_of
 from pointsman.store.records import UsageRecord, ledger_ids
 
 if TYPE_CHECKING:
-    from pointsman.routing.table import Deployment
+    from pointsman.routing.table import Deployment, RouteTable
     from pointsman.store.usage_writer import UsageWriter
 
 # Real tokenizers can count more tokens than the 4-characters-per-token estimate; reserving
@@ -151,11 +153,44 @@ class ExactRates:
         return whole
 
 
-class Pricing:
-    """Prices requests with one catalog (one config snapshot's, overrides included)."""
+def fallback_reach(config: Config, routes: RouteTable) -> dict[str, tuple[Deployment, ...]]:
+    """Per alias, the deployments its fallbacks and redirects may call, transitively.
 
-    def __init__(self, catalog: Catalog) -> None:
+    A request reserves the worst case of every deployment it may reach: a fallback to a dearer
+    alias after the requested one failed must not cost more than was reserved. (A superset of
+    what the reliability walk tries, so never an under-reservation.)
+    """
+    reach: dict[str, tuple[Deployment, ...]] = {}
+    aliases = config.aliases()
+    for alias in aliases:
+        seen, queue = {alias}, [alias]
+        found: list[Deployment] = []
+        while queue:
+            spec = aliases.get(queue.pop())
+            if spec is None:
+                continue
+            redirects = (spec.on_context_window_exceeded, spec.on_content_policy)
+            for target in (*spec.fallbacks, *redirects):
+                if target and target not in seen:
+                    seen.add(target)
+                    queue.append(target)
+                    found.extend(routes.aliases.get(target, ()))
+        if found:
+            reach[alias] = tuple(found)
+    return reach
+
+
+class Pricing:
+    """Prices requests with one catalog (one config snapshot's, overrides included).
+
+    ``reach`` (:func:`fallback_reach`) adds each alias's fallback deployments to its worst case.
+    """
+
+    def __init__(
+        self, catalog: Catalog, reach: Mapping[str, tuple[Deployment, ...]] | None = None
+    ) -> None:
         self.catalog = catalog
+        self.reach = reach or {}
         self._info: dict[str, ModelInfo | None] = {}
         self._worst: dict[str, WorstCase | None] = {}
         self._exact: dict[str, ExactRates | None] = {}
@@ -223,7 +258,11 @@ class Pricing:
         chat = ctx.chat
         cap = chat.output_limit if chat is not None else 0
         choices = (chat.n or 1) if chat is not None else 1  # n answers: n times the output
-        worst = max((self.worst_case(d, prompt, cap, choices) for d in ctx.candidates), default=0)
+        reachable = self.reach.get(ctx.alias, ())
+        worst = max(
+            (self.worst_case(d, prompt, cap, choices) for d in (*ctx.candidates, *reachable)),
+            default=0,
+        )
         for deployments, extra, step_cap, answers in ctx.notes.get(RESERVE, ()):
             step = cap if step_cap is None else step_cap
             worst += max(

@@ -22,7 +22,7 @@ from typing import Any
 
 from pointsman.config import Config
 from pointsman.core.pipeline import Stage
-from pointsman.governance.accounting import Accounting, Pricing
+from pointsman.governance.accounting import Accounting, Pricing, fallback_reach
 from pointsman.governance.alerts import AlertSink
 from pointsman.governance.anomaly import AnomalyWatch
 from pointsman.governance.budgets import BudgetBook, BudgetLedger, BudgetSpec, Mode, Period, Scope
@@ -155,7 +155,7 @@ class Governance:
         sees the final outcome of every request that got that far, cache hits included.
         """
         catalog = Catalog.load(overrides=config.catalog or None)
-        pricing = Pricing(catalog)
+        pricing = Pricing(catalog, fallback_reach(config, routes))
         fail_open = config.governance.fail_open
         gates: list[Stage] = [
             Downgrade(self.ledger, lambda: self.downgrades, routes),

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from pointsman.config import parse_config
+from pointsman.config import Config, parse_config
 from pointsman.core.pipeline import Caller, RequestContext
 from pointsman.core.types import ChatRequest
 from pointsman.reliability.engine import Reliability
@@ -25,6 +25,7 @@ class Parts:
     engine: Reliability
     providers: dict[str, Scripted]
     clock: Clock
+    config: Config | None = None
 
     async def run(self, ctx: RequestContext) -> None:
         """Resolve and dispatch like the pipeline does, settling the request at the end."""
@@ -62,7 +63,7 @@ def build(
         config, providers, board=engine.board, sink=sink, rng=random.Random(seed), clock=clock
     )
     terminal = RoutingTerminal(router, engine.dispatcher(config, router))
-    return Parts(router, terminal, engine, providers, clock)
+    return Parts(router, terminal, engine, providers, clock, config)
 
 
 def chat(
