@@ -44,6 +44,7 @@ from msgspec import Meta
 from pointsman.core.ids import new_id
 from pointsman.errors import BudgetExceededError
 from pointsman.governance.costs import MICROS_PER_USD
+from pointsman.governance.periods import Period, PeriodWindow, period_window
 from pointsman.state.base import BudgetState, LedgerSpec, LedgerState, Threshold
 
 log = logging.getLogger("pointsman.budgets")
@@ -54,7 +55,6 @@ DEFAULT_RESERVATION_TTL = 900.0
 MAX_KEY_PART = 64
 _LEVEL_CACHE_SIZE = 65_536
 _NEVER = float("inf")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Scope(StrEnum):
@@ -63,13 +63,6 @@ class Scope(StrEnum):
     KEY = "key"
     USER = "user"
     FEATURE = "feature"
-
-
-class Period(StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-    TOTAL = "total"
 
 
 class Mode(StrEnum):
@@ -104,34 +97,6 @@ class BudgetSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_d
         if self.mode is Mode.HARD:
             return self.limit
         return None if self.soft_ceiling is None else round(self.limit * self.soft_ceiling)
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodWindow:
-    label: str
-    start: datetime
-    end: datetime | None  # None: the period never ends
-
-
-def period_window(period: Period, at: datetime) -> PeriodWindow:
-    """The UTC period containing ``at`` (naive datetimes are taken as UTC)."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period is Period.DAILY:
-        return PeriodWindow(f"d{day:%Y-%m-%d}", day, day + timedelta(days=1))
-    if period is Period.WEEKLY:
-        start = day - timedelta(days=day.weekday())
-        year, week, _ = start.isocalendar()
-        return PeriodWindow(f"w{year}-W{week:02d}", start, start + timedelta(days=7))
-    if period is Period.MONTHLY:
-        start = day.replace(day=1)
-        end = (
-            start.replace(year=start.year + 1, month=1)
-            if start.month == 12
-            else (start.replace(month=start.month + 1))
-        )
-        return PeriodWindow(f"m{start:%Y-%m}", start, end)
-    return PeriodWindow("total", _EPOCH, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from pointsman.governance.budgets import BudgetLedger, ledger_spec, period_window
+from pointsman.governance.budgets import BudgetLedger, ledger_spec
+from pointsman.governance.periods import period_window
 from pointsman.store.spend import SpendStore
 
 log = logging.getLogger("pointsman.budgets")

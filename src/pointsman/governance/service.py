@@ -25,12 +25,13 @@ from pointsman.core.pipeline import Stage
 from pointsman.governance.accounting import Accounting, Pricing, fallback_reach
 from pointsman.governance.alerts import AlertSink
 from pointsman.governance.anomaly import AnomalyWatch
-from pointsman.governance.budgets import BudgetBook, BudgetLedger, BudgetSpec, Mode, Period, Scope
+from pointsman.governance.budgets import BudgetBook, BudgetLedger, BudgetSpec, Mode, Scope
 from pointsman.governance.catalog import Catalog
 from pointsman.governance.downgrade import Downgrade
 from pointsman.governance.enforce import Budgets, RateLimits
 from pointsman.governance.keys import KeyCache
 from pointsman.governance.limits import LimitBook, LimitSpec, RateLimiter
+from pointsman.governance.periods import Period
 from pointsman.governance.seeding import seed_budgets
 from pointsman.governance.settings import DowngradeRule
 from pointsman.routing.table import RouteTable

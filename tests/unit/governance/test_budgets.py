@@ -14,12 +14,11 @@ from pointsman.governance.budgets import (
     BudgetLedger,
     BudgetSpec,
     Mode,
-    Period,
     Scope,
     Subjects,
-    period_window,
     usd,
 )
+from pointsman.governance.periods import Period, period_window
 from pointsman.state.memory import MemoryBackend
 
 JUNE = datetime(2025, 6, 18, 15, 30, tzinfo=UTC)  # a Wednesday
