@@ -85,15 +85,15 @@ async def write_batch(connection: AsyncConnection, records: Sequence[UsageRecord
         return 0
     dialect = connection.dialect.name
     rows = [_row(record, dialect) for record in fresh.values()]
-    raw = (await connection.get_raw_connection()).driver_connection
+    driver: Any = (await connection.get_raw_connection()).driver_connection
     if dialect == "postgresql":
-        await raw.executemany(_PG_INSERT, rows)  # type: ignore[union-attr]
+        await driver.executemany(_PG_INSERT, rows)
     else:
         for start in range(0, len(rows), _SQLITE_ROWS):
             chunk = rows[start : start + _SQLITE_ROWS]
             values = ", ".join([_SQLITE_ROW] * len(chunk))
             flat = [value for row in chunk for value in row]
-            await raw.execute(f"INSERT INTO usage_records ({_NAMES}) VALUES {values}", flat)  # type: ignore[union-attr]
+            await driver.execute(f"INSERT INTO usage_records ({_NAMES}) VALUES {values}", flat)
     upsert = insert(daily_rollups)
     totals = {name: daily_rollups.c[name] + upsert.excluded[name] for name in ROLLUP_SUMS}
     await connection.execute(
@@ -104,7 +104,10 @@ async def write_batch(connection: AsyncConnection, records: Sequence[UsageRecord
 
 
 async def _stored(connection: AsyncConnection, ids: list[str]) -> set[str]:
-    """Which of ``ids`` the ledger already holds (this also opens the transaction).
+    """Which of ``ids`` the ledger already holds.
+
+    Through the SQLAlchemy connection, so that on PostgreSQL it also opens the transaction that
+    the driver-level insert then joins (SQLite's driver opens one before the first insert).
 
     Plain SQL in the driver's parameter style: a SQLAlchemy ``IN`` of 500 bound values costs
     more to compile than the lookup does to run.

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pointsman.store.engine import create_engine
+from pointsman.store.ledger import write_batch
 from pointsman.store.migrate import upgrade
 from pointsman.store.records import UsageRecord
 from pointsman.store.tables import daily_rollups, usage_records
@@ -129,6 +130,15 @@ async def test_rollups_sum_each_day_scope_and_model(db: Database) -> None:
             select(usage_records.c.cost_micros).where(usage_records.c.request_id == "req-2")
         )
     assert cost == 50
+
+
+async def test_a_batch_rolls_back_as_one_transaction(db: Database) -> None:
+    """Rows go through the driver, yet stay inside the caller's transaction on both dialects."""
+    with pytest.raises(RuntimeError):
+        async with db.engine.begin() as connection:
+            assert await write_batch(connection, [record(i) for i in range(120)]) == 120
+            raise RuntimeError("the commit never happens")
+    assert await count(db) == 0
 
 
 def test_record_fields_are_the_ledger_columns_in_order() -> None:
