@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pointsman.config import Config
@@ -48,6 +49,15 @@ RESERVE = "routing.reserve"
 SCALE = 1_000_000  # prices (USD per million tokens = micro-USD per token) as integers
 
 
+def _scaled(prices: list[Decimal]) -> list[int] | None:
+    """Prices (USD per million tokens) as exact integers scaled by :data:`SCALE`; None when one
+    has more than six decimals."""
+    values = [price * SCALE for price in prices]
+    if any(value != int(value) for value in values):
+        return None
+    return [int(value) for value in values]
+
+
 @dataclass(frozen=True, slots=True)
 class WorstCase:
     """A model's worst-case rates as scaled integers, for exact integer arithmetic.
@@ -72,10 +82,9 @@ class WorstCase:
         prices = [max(low.input, low.cache_write), max(low.output, low.reasoning)]
         if high is not None:
             prices += [max(high.input, high.cache_write), max(high.output, high.reasoning)]
-        scaled = [price * SCALE for price in prices]
-        if any(value != int(value) for value in scaled):
+        ints = _scaled(prices)
+        if ints is None:
             return None
-        ints = [int(value) for value in scaled]
         tier = info.long_context.threshold if info.long_context is not None else None
         high_in, high_out = ints[2:] or [0, 0]
         return cls(ints[0], ints[1], info.max_output, tier, high_in, high_out)
@@ -104,32 +113,22 @@ class ExactRates:
     model), without Decimal arithmetic: the actual cost is priced on every request.
     """
 
-    low: tuple[int, int, int, int, int]  # input, cached input, cache write, output, reasoning
-    high: tuple[int, int, int, int, int] | None
+    low: tuple[int, ...]  # input, cached input, cache write, output, reasoning
+    high: tuple[int, ...] | None  # the same above the long-context threshold
     threshold: int | None
 
     @classmethod
     def of(cls, info: ModelInfo) -> ExactRates | None:
         """None when a price has more than six decimals (the caller falls back to Decimal)."""
-        tiers = [info.rates(0)]
-        if info.long_context is not None:
-            tiers.append(info.rates(info.long_context.threshold + 1))
-        scaled = []
-        for rates in tiers:
-            prices = (
-                rates.input,
-                rates.cached_input,
-                rates.cache_write,
-                rates.output,
-                rates.reasoning,
-            )
-            values = [price * SCALE for price in prices]
-            if any(value != int(value) for value in values):
-                return None
-            scaled.append(tuple(int(value) for value in values))
-        threshold = info.long_context.threshold if info.long_context is not None else None
-        high = scaled[1] if len(scaled) > 1 else None
-        return cls(scaled[0], high, threshold)  # type: ignore[arg-type]
+        tier = info.long_context
+        tiers = [info.rates(0)] + ([] if tier is None else [info.rates(tier.threshold + 1)])
+        scaled = [
+            _scaled([r.input, r.cached_input, r.cache_write, r.output, r.reasoning]) for r in tiers
+        ]
+        if any(ints is None for ints in scaled):
+            return None
+        low, *high = (tuple(ints) for ints in scaled if ints is not None)
+        return cls(low, high[0] if high else None, None if tier is None else tier.threshold)
 
     def cost(self, usage: Usage) -> int:
         """Micro-USD, rounded half to even like :func:`cost_of`."""

@@ -103,7 +103,3 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
             catalog_version=catalog_version,
             **fields,
         )
-
-    def row(self) -> dict[str, Any]:
-        """The column values for ``usage_records`` (no deep copy: every field is immutable)."""
-        return msgspec.structs.asdict(self)
